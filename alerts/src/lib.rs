@@ -1,1 +1,5 @@
-//! opsdeck-alerts
+//! opsdeck-alerts: Prometheus rule files, the alert state machine, alert
+//! templates and promtool-compatible rule unit tests.
+
+pub mod duration;
+pub mod template;

@@ -1,0 +1,135 @@
+//! Go `text/template`, as Prometheus uses it for alert labels and
+//! annotations.
+//!
+//! A small engine of our own rather than the `gtmpl` crate: Prometheus
+//! templates need a `query` function that reaches the series store (gtmpl
+//! functions are plain `fn` pointers with no context), and output must be
+//! byte-identical to Go's `fmt` (`1e+06`, `map[a:b]`, `%.4g`), which gtmpl
+//! prints with Rust's formatting.
+
+mod exec;
+mod funcs;
+mod gofmt;
+mod humanize;
+mod lexer;
+mod parse;
+mod printf;
+mod value;
+
+use std::collections::BTreeMap;
+
+pub use funcs::{FuncContext, QuerySamples, TemplateQuerier};
+pub use gofmt::{format_e, format_float};
+pub use printf::go_quote;
+pub use value::Value;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    /// Worded as Go words it: `template: NAME:LINE: MESSAGE`.
+    #[error("template: {name}:{line}: {message}")]
+    Parse {
+        name: String,
+        line: usize,
+        message: String,
+    },
+    #[error("template: {name}:{line}: executing {name:?}: {message}")]
+    Exec {
+        name: String,
+        line: usize,
+        message: String,
+    },
+}
+
+impl TemplateError {
+    fn parse(name: &str, line: usize, message: impl Into<String>) -> Self {
+        TemplateError::Parse {
+            name: name.to_string(),
+            line,
+            message: message.into(),
+        }
+    }
+
+    fn exec(name: &str, line: usize, message: impl Into<String>) -> Self {
+        TemplateError::Exec {
+            name: name.to_string(),
+            line,
+            message: message.into(),
+        }
+    }
+}
+
+/// A parsed template.
+#[derive(Debug, Clone)]
+pub struct Template {
+    name: String,
+    nodes: Vec<parse::Node>,
+}
+
+impl Template {
+    pub fn parse(name: &str, text: &str) -> Result<Template, TemplateError> {
+        let tokens = lexer::lex(name, text)?;
+        let nodes = parse::Parser::new(name, tokens, &funcs::is_function).parse()?;
+        Ok(Template {
+            name: name.to_string(),
+            nodes,
+        })
+    }
+
+    pub fn execute(&self, data: Value, funcs: &FuncContext<'_>) -> Result<String, TemplateError> {
+        exec::Exec::new(&self.name, funcs, data).run(&self.nodes)
+    }
+}
+
+/// The variables Prometheus defines in front of every alert template.
+const ALERT_DEFS: &str = "{{$labels := .Labels}}{{$externalLabels := .ExternalLabels}}{{$externalURL := .ExternalURL}}{{$value := .Value}}";
+
+/// An alert label or annotation template, parsed once per rule.
+#[derive(Debug, Clone)]
+pub struct AlertTemplate {
+    template: Template,
+    /// Text without `{{` needs no evaluation; kept to skip the engine.
+    literal: Option<String>,
+}
+
+/// What an alert template sees when it is expanded.
+pub struct AlertContext<'a> {
+    pub labels: BTreeMap<String, String>,
+    pub external_labels: &'a BTreeMap<String, String>,
+    pub external_url: &'a str,
+    pub value: f64,
+    pub querier: Option<&'a dyn TemplateQuerier>,
+}
+
+impl AlertTemplate {
+    pub fn parse(alert_name: &str, text: &str) -> Result<AlertTemplate, TemplateError> {
+        let name = format!("__alert_{alert_name}");
+        let template = Template::parse(&name, &format!("{ALERT_DEFS}{text}"))?;
+        let literal = (!text.contains("{{")).then(|| text.to_string());
+        Ok(AlertTemplate { template, literal })
+    }
+
+    /// Expands the template; errors come back in the text as Prometheus
+    /// puts them there.
+    pub fn expand(&self, ctx: &AlertContext<'_>) -> String {
+        if let Some(text) = &self.literal {
+            return text.clone();
+        }
+        let data = exec::alert_data(
+            ctx.labels.clone(),
+            ctx.external_labels.clone(),
+            ctx.external_url,
+            ctx.value,
+        );
+        let funcs = FuncContext {
+            querier: ctx.querier,
+            external_url: ctx.external_url.to_string(),
+        };
+        match self.template.execute(data, &funcs) {
+            Ok(text) => text,
+            Err(err) => format!("<error expanding template: {err}>"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
