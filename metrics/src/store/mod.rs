@@ -1,20 +1,44 @@
-//! The in-memory series store.
+//! The in-memory series store: recent samples of every series in
+//! Gorilla-compressed chunks, with a retention window, Prometheus staleness
+//! markers for scrapes, and a memory cap with a stated eviction policy.
+//! `docs/store.md` is the user-facing description.
 //!
-//! FIRST CUT: uncompressed samples per series behind one lock. The API here
-//! is the contract the rest of opsdeck builds on; the internals are being
-//! replaced by compressed chunks with retention, staleness and a memory cap.
+//! Concurrency: the index sits behind one `RwLock` that is held only for
+//! lookups and for creating or removing series; each series' chunks sit
+//! behind their own short mutex. Readers copy the chunks they need out
+//! (closed chunks by `Arc`, the open head by a copy of a few hundred bytes)
+//! and decode without any lock, so a reader never holds up the writer for
+//! longer than that copy.
 
-use std::collections::HashMap;
+mod bits;
+mod chunk;
+mod housekeeping;
+mod index;
+mod series;
+mod staleness;
+mod stats;
 
-use parking_lot::RwLock;
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RwLock};
 
 use crate::{Labels, Matcher, Sample};
+use housekeeping::Housekeeping;
+use index::SeriesIndex;
+use series::{Appended, Rejection, Series, SeriesId};
+use staleness::ScrapeSources;
+use stats::Counters;
+
+pub use staleness::ScrapeOutcome;
+pub use stats::StoreStats;
 
 /// Read access to series, used by the PromQL engine.
 pub trait Queryable: Send + Sync {
-    /// Every series matching all `matchers`, with its samples whose
-    /// timestamps lie in `[mint, maxt]` (milliseconds, inclusive), oldest
-    /// first. Stale markers are included as samples with `STALE_NAN`.
+    /// Every series matching all `matchers` that has samples with
+    /// timestamps in `[mint, maxt]` (milliseconds, inclusive), with those
+    /// samples oldest first; series are ordered by label set. Stale markers
+    /// are included as samples with `STALE_NAN`.
     fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<SeriesSamples>;
 }
 
@@ -26,36 +50,77 @@ pub struct SeriesSamples {
 
 #[derive(Debug, Clone)]
 pub struct StoreConfig {
-    /// Samples older than the newest sample minus this are dropped. `None`
-    /// keeps everything (used by rule unit tests and PromQL conformance).
+    /// Samples older than the newest sample in the store minus this are
+    /// dropped and no longer returned. `None` keeps everything (used by
+    /// rule unit tests and PromQL conformance).
     pub retention_ms: Option<i64>,
+    /// Memory cap in bytes, as reported by [`SeriesStore::bytes_used`].
+    /// Above it the store evicts (see `docs/store.md`); `None` is no cap.
+    pub max_bytes: Option<usize>,
 }
+
+pub const DEFAULT_RETENTION_MS: i64 = 60 * 60 * 1000;
+pub const DEFAULT_MAX_BYTES: usize = 256 * 1024 * 1024;
 
 impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {
-            retention_ms: Some(60 * 60 * 1000),
+            retention_ms: Some(DEFAULT_RETENTION_MS),
+            max_bytes: Some(DEFAULT_MAX_BYTES),
         }
     }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum AppendError {
-    #[error("out of order sample for {labels}: {t} is not after {last}")]
+    #[error("out of order sample for {labels}: {t} is before {last}")]
     OutOfOrder { labels: Labels, t: i64, last: i64 },
+    #[error("duplicate sample for {labels} at {t}: {value} differs from the stored {stored}")]
+    Duplicate {
+        labels: Labels,
+        t: i64,
+        value: f64,
+        stored: f64,
+    },
+    #[error(
+        "sample for {labels} at {t} is older than the retention window, which starts at {cutoff}"
+    )]
+    TooOld { labels: Labels, t: i64, cutoff: i64 },
+    #[error("memory cap of {max_bytes} bytes reached with nothing left to evict: new series {labels} not stored")]
+    MemoryCap { labels: Labels, max_bytes: usize },
 }
 
-#[derive(Default)]
 pub struct SeriesStore {
     config: StoreConfig,
-    series: RwLock<HashMap<Labels, Vec<Sample>>>,
+    index: RwLock<SeriesIndex>,
+    sources: Mutex<ScrapeSources>,
+    /// Newest timestamp appended; retention counts back from it.
+    max_t: AtomicI64,
+    /// Bytes of chunks, series, index and scrape sources.
+    bytes: AtomicUsize,
+    counters: Counters,
+    housekeeping: Mutex<Housekeeping>,
 }
+
+impl Default for SeriesStore {
+    fn default() -> Self {
+        SeriesStore::new(StoreConfig::default())
+    }
+}
+
+/// The series an append touched, if any, with why it failed.
+type AppendFailure = (Option<SeriesId>, AppendError);
 
 impl SeriesStore {
     pub fn new(config: StoreConfig) -> Self {
         SeriesStore {
             config,
-            series: RwLock::default(),
+            index: RwLock::default(),
+            sources: Mutex::default(),
+            max_t: AtomicI64::new(i64::MIN),
+            bytes: AtomicUsize::new(0),
+            counters: Counters::default(),
+            housekeeping: Mutex::default(),
         }
     }
 
@@ -63,36 +128,162 @@ impl SeriesStore {
         &self.config
     }
 
+    /// Appends one sample. Timestamps must increase within a series: an
+    /// older one is `OutOfOrder`, the same one with another value is
+    /// `Duplicate`, and an exact repeat of the newest sample is ignored.
     pub fn append(&self, labels: &Labels, t: i64, v: f64) -> Result<(), AppendError> {
-        let mut series = self.series.write();
-        let samples = series.entry(labels.clone()).or_default();
-        if let Some(last) = samples.last() {
-            if t <= last.t {
-                return Err(AppendError::OutOfOrder {
+        self.append_sample(labels, t, v)
+            .map(|_| ())
+            .map_err(|(_, e)| e)
+    }
+
+    /// Bytes held: chunk buffers (with spare capacity), chunk and series
+    /// structs, label strings, the index's tables (estimated per entry) and
+    /// the scrape sources. Allocator overhead is not counted.
+    pub fn bytes_used(&self) -> usize {
+        self.bytes.load(Ordering::Relaxed)
+    }
+
+    pub fn stats(&self) -> StoreStats {
+        let series = self.index.read().len();
+        self.counters.snapshot(series, self.bytes_used())
+    }
+
+    /// The oldest timestamp still kept: samples before it are neither
+    /// accepted nor returned.
+    fn retention_cutoff(&self) -> i64 {
+        match self.config.retention_ms {
+            Some(retention) => self.max_t.load(Ordering::Relaxed).saturating_sub(retention),
+            None => i64::MIN,
+        }
+    }
+
+    fn append_sample(&self, labels: &Labels, t: i64, v: f64) -> Result<SeriesId, AppendFailure> {
+        let cutoff = self.retention_cutoff();
+        if t < cutoff {
+            let id = self.index.read().get(labels).map(|s| s.id);
+            return Err((
+                id,
+                AppendError::TooOld {
                     labels: labels.clone(),
                     t,
-                    last: last.t,
-                });
+                    cutoff,
+                },
+            ));
+        }
+        loop {
+            let existing = self.index.read().get(labels).cloned();
+            let series = match existing {
+                Some(series) => series,
+                None => match self.create_series(labels, t, v)? {
+                    Ok(id) => {
+                        self.after_append(t);
+                        return Ok(id);
+                    }
+                    // Created by another writer since the lookup.
+                    Err(series) => series,
+                },
+            };
+            match series.append(t, v) {
+                Ok(Appended::Sample { bytes_delta }) => {
+                    self.adjust_bytes(bytes_delta);
+                    self.counters.samples_added(1);
+                    self.after_append(t);
+                    return Ok(series.id);
+                }
+                Ok(Appended::Repeat) => return Ok(series.id),
+                // Removed by housekeeping since the lookup: look it up anew.
+                Err(Rejection::Removed) => continue,
+                Err(Rejection::OutOfOrder { last }) => {
+                    let labels = labels.clone();
+                    return Err((Some(series.id), AppendError::OutOfOrder { labels, t, last }));
+                }
+                Err(Rejection::Duplicate { last_value }) => {
+                    let labels = labels.clone();
+                    let stored = last_value;
+                    let err = AppendError::Duplicate {
+                        labels,
+                        t,
+                        value: v,
+                        stored,
+                    };
+                    return Err((Some(series.id), err));
+                }
             }
         }
-        samples.push(Sample { t, v });
-        Ok(())
+    }
+
+    /// Creates a series holding `(t, v)`: `Ok(id)` when created, `Err` with
+    /// the series when another writer created it first.
+    #[allow(clippy::type_complexity)]
+    fn create_series(
+        &self,
+        labels: &Labels,
+        t: i64,
+        v: f64,
+    ) -> Result<Result<SeriesId, Arc<Series>>, AppendFailure> {
+        if let Some(max_bytes) = self.config.max_bytes {
+            if self.bytes_used() > max_bytes {
+                self.enforce_cap();
+            }
+            if self.bytes_used() > max_bytes {
+                self.counters.series_rejected();
+                let labels = labels.clone();
+                return Err((None, AppendError::MemoryCap { labels, max_bytes }));
+            }
+        }
+        let mut index = self.index.write();
+        if let Some(series) = index.get(labels) {
+            return Ok(Err(Arc::clone(series)));
+        }
+        let (series, index_bytes) = index.insert(labels.clone(), t, v);
+        drop(index);
+        self.bytes
+            .fetch_add(index_bytes + series.chunk_bytes(), Ordering::Relaxed);
+        self.counters.samples_added(1);
+        Ok(Ok(series.id))
+    }
+
+    fn after_append(&self, t: i64) {
+        self.max_t.fetch_max(t, Ordering::Relaxed);
+        self.expire_if_due();
+        if self
+            .config
+            .max_bytes
+            .is_some_and(|max| self.bytes_used() > max)
+        {
+            self.enforce_cap();
+        }
+    }
+
+    fn adjust_bytes(&self, delta: isize) {
+        if delta >= 0 {
+            self.bytes
+                .fetch_add(delta.unsigned_abs(), Ordering::Relaxed);
+        } else {
+            self.bytes
+                .fetch_sub(delta.unsigned_abs(), Ordering::Relaxed);
+        }
     }
 }
 
 impl Queryable for SeriesStore {
     fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<SeriesSamples> {
-        let series = self.series.read();
+        let mint = mint.max(self.retention_cutoff());
+        if mint > maxt {
+            return Vec::new();
+        }
+        let mut series = self.index.read().select(matchers);
+        series.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
         series
             .iter()
-            .filter(|(labels, _)| matchers.iter().all(|m| m.matches(labels)))
-            .map(|(labels, samples)| SeriesSamples {
-                labels: labels.clone(),
-                samples: samples
-                    .iter()
-                    .filter(|s| s.t >= mint && s.t <= maxt)
-                    .copied()
-                    .collect(),
+            .filter_map(|s| {
+                // The lock is held for the copy only; decoding runs unlocked.
+                let samples = s.snapshot(mint, maxt).samples_between(mint, maxt);
+                (!samples.is_empty()).then(|| SeriesSamples {
+                    labels: s.labels.clone(),
+                    samples,
+                })
             })
             .collect()
     }

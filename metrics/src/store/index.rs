@@ -1,0 +1,264 @@
+//! The series index: series by label set and by id, and postings (label
+//! name and value to the ids of the series carrying them) so that a
+//! selector with an equality matcher looks at its own series only.
+
+use std::borrow::Borrow;
+use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
+use std::mem::size_of;
+use std::sync::Arc;
+
+use super::series::{Series, SeriesId};
+use crate::{Labels, Matcher};
+
+/// Lets the label-set table hold the series itself, so label sets are not
+/// stored twice: the key hashes and compares as the series' labels.
+struct ByLabels(Arc<Series>);
+
+impl Hash for ByLabels {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.labels.hash(state);
+    }
+}
+
+impl PartialEq for ByLabels {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.labels == other.0.labels
+    }
+}
+
+impl Eq for ByLabels {}
+
+impl Borrow<Labels> for ByLabels {
+    fn borrow(&self) -> &Labels {
+        &self.0.labels
+    }
+}
+
+/// Ids of the series with one label value, ascending (ids only grow, so
+/// insertion is a push).
+type PostingsList = Vec<SeriesId>;
+
+#[derive(Default)]
+pub(crate) struct SeriesIndex {
+    by_labels: HashSet<ByLabels>,
+    by_id: HashMap<SeriesId, Arc<Series>>,
+    postings: HashMap<String, HashMap<String, PostingsList>>,
+    next_id: SeriesId,
+}
+
+/// Approximate bytes of one hash-table slot: the entry plus its control
+/// byte, at the table's typical 7/8 load.
+fn table_slot_bytes<T>() -> usize {
+    (size_of::<T>() + 1) * 8 / 7
+}
+
+impl SeriesIndex {
+    pub(crate) fn get(&self, labels: &Labels) -> Option<&Arc<Series>> {
+        self.by_labels.get(labels).map(|k| &k.0)
+    }
+
+    pub(crate) fn get_by_id(&self, id: SeriesId) -> Option<&Arc<Series>> {
+        self.by_id.get(&id)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    /// Creates a series holding its first sample, returning it with the
+    /// bytes the index grew by (series struct and labels included).
+    pub(crate) fn insert(&mut self, labels: Labels, t: i64, v: f64) -> (Arc<Series>, usize) {
+        let id = self.next_id;
+        self.next_id += 1;
+        let series = Arc::new(Series::new(id, labels, t, v));
+        let mut bytes = series.fixed_bytes()
+            + table_slot_bytes::<ByLabels>()
+            + table_slot_bytes::<(SeriesId, Arc<Series>)>();
+        for label in &series.labels {
+            let values = match self.postings.get_mut(label.name.as_str()) {
+                Some(values) => values,
+                None => {
+                    bytes += table_slot_bytes::<(String, HashMap<String, PostingsList>)>()
+                        + label.name.len();
+                    self.postings.entry(label.name.clone()).or_default()
+                }
+            };
+            let list = match values.get_mut(label.value.as_str()) {
+                Some(list) => list,
+                None => {
+                    bytes += table_slot_bytes::<(String, PostingsList)>() + label.value.len();
+                    values.entry(label.value.clone()).or_default()
+                }
+            };
+            list.push(id);
+            bytes += size_of::<SeriesId>();
+        }
+        self.by_labels.insert(ByLabels(Arc::clone(&series)));
+        self.by_id.insert(id, Arc::clone(&series));
+        (series, bytes)
+    }
+
+    /// Removes a series, returning the bytes [`SeriesIndex::insert`] counted
+    /// for it (postings tables that become empty are freed and counted too).
+    pub(crate) fn remove(&mut self, series: &Series) -> usize {
+        if self.by_id.remove(&series.id).is_none() {
+            return 0;
+        }
+        self.by_labels.remove(&series.labels);
+        let mut bytes = series.fixed_bytes()
+            + table_slot_bytes::<ByLabels>()
+            + table_slot_bytes::<(SeriesId, Arc<Series>)>();
+        for label in &series.labels {
+            let Some(values) = self.postings.get_mut(label.name.as_str()) else {
+                continue;
+            };
+            if let Some(list) = values.get_mut(label.value.as_str()) {
+                if let Ok(i) = list.binary_search(&series.id) {
+                    list.remove(i);
+                    bytes += size_of::<SeriesId>();
+                }
+                if list.is_empty() {
+                    values.remove(label.value.as_str());
+                    bytes += table_slot_bytes::<(String, PostingsList)>() + label.value.len();
+                }
+            }
+            if values.is_empty() {
+                self.postings.remove(label.name.as_str());
+                bytes += table_slot_bytes::<(String, HashMap<String, PostingsList>)>()
+                    + label.name.len();
+            }
+        }
+        bytes
+    }
+
+    pub(crate) fn all(&self) -> Vec<Arc<Series>> {
+        self.by_id.values().cloned().collect()
+    }
+
+    /// The series matching every matcher. Matchers that cannot match an
+    /// absent label narrow the candidates through postings; the rest, and
+    /// a final check of all matchers, run on the candidates only.
+    pub(crate) fn select(&self, matchers: &[Matcher]) -> Vec<Arc<Series>> {
+        let mut candidates: Option<Vec<SeriesId>> = None;
+        // Equality matchers first: they are one lookup and usually narrowest.
+        let mut narrowing: Vec<&Matcher> =
+            matchers.iter().filter(|m| !m.matches_value("")).collect();
+        narrowing.sort_by_key(|m| !matches!(m.op, crate::MatchOp::Equal(_)));
+        for matcher in narrowing {
+            if candidates.as_ref().is_some_and(Vec::is_empty) {
+                break;
+            }
+            let ids = self.postings_for(matcher);
+            candidates = Some(match candidates {
+                None => ids,
+                Some(current) => intersect_sorted(&current, &ids),
+            });
+        }
+        let series: Vec<&Arc<Series>> = match candidates {
+            Some(ids) => ids.iter().filter_map(|id| self.by_id.get(id)).collect(),
+            None => self.by_id.values().collect(),
+        };
+        series
+            .into_iter()
+            .filter(|s| matchers.iter().all(|m| m.matches(&s.labels)))
+            .cloned()
+            .collect()
+    }
+
+    /// Ids of the series whose value for the matcher's label matches it.
+    fn postings_for(&self, matcher: &Matcher) -> Vec<SeriesId> {
+        let Some(values) = self.postings.get(matcher.name.as_str()) else {
+            return Vec::new();
+        };
+        if let crate::MatchOp::Equal(value) = &matcher.op {
+            return values.get(value.as_str()).cloned().unwrap_or_default();
+        }
+        let mut ids: Vec<SeriesId> = values
+            .iter()
+            .filter(|(value, _)| matcher.matches_value(value))
+            .flat_map(|(_, list)| list.iter().copied())
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
+}
+
+fn intersect_sorted(a: &[SeriesId], b: &[SeriesId]) -> Vec<SeriesId> {
+    let (mut i, mut j) = (0, 0);
+    let mut out = Vec::with_capacity(a.len().min(b.len()));
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                out.push(a[i]);
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn index_with(label_sets: &[&[(&str, &str)]]) -> SeriesIndex {
+        let mut index = SeriesIndex::default();
+        for (i, pairs) in label_sets.iter().enumerate() {
+            index.insert(Labels::from_pairs(pairs.iter().copied()), i as i64, 0.0);
+        }
+        index
+    }
+
+    fn names(series: &[Arc<Series>]) -> Vec<String> {
+        let mut out: Vec<String> = series.iter().map(|s| s.labels.to_string()).collect();
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn select_uses_postings_and_checks_every_matcher() {
+        let index = index_with(&[
+            &[("__name__", "up"), ("job", "a")],
+            &[("__name__", "up"), ("job", "b")],
+            &[("__name__", "down"), ("job", "a")],
+            &[("__name__", "up")],
+        ]);
+        let up_a = index.select(&[Matcher::equal("__name__", "up"), Matcher::equal("job", "a")]);
+        assert_eq!(names(&up_a), [r#"up{job="a"}"#]);
+        let up_without_job =
+            index.select(&[Matcher::equal("__name__", "up"), Matcher::equal("job", "")]);
+        assert_eq!(names(&up_without_job), ["up"]);
+        let regex = index.select(&[Matcher::regex("job", "a|b").unwrap()]);
+        assert_eq!(regex.len(), 3);
+        assert!(index
+            .select(&[Matcher::equal("__name__", "nope")])
+            .is_empty());
+    }
+
+    #[test]
+    fn remove_gives_back_what_insert_counted() {
+        let mut index = SeriesIndex::default();
+        let (first, first_bytes) = index.insert(
+            Labels::from_pairs([("__name__", "up"), ("job", "a")]),
+            0,
+            1.0,
+        );
+        let (second, second_bytes) = index.insert(
+            Labels::from_pairs([("__name__", "up"), ("job", "b")]),
+            0,
+            1.0,
+        );
+        assert!(
+            second_bytes < first_bytes,
+            "shared postings are counted once"
+        );
+        assert_eq!(index.remove(&second), second_bytes);
+        assert_eq!(index.remove(&first), first_bytes);
+        assert_eq!(index.remove(&first), 0, "removing twice frees nothing");
+        assert!(index.postings.is_empty());
+    }
+}

@@ -1,0 +1,245 @@
+//! One series: its labels and its chunks behind a short per-series lock.
+
+use std::collections::VecDeque;
+use std::mem::size_of;
+
+use parking_lot::Mutex;
+
+use super::chunk::{ClosedChunk, HeadChunk};
+use crate::{is_stale_nan, Labels, Sample};
+
+pub(crate) type SeriesId = u64;
+
+/// A head chunk is closed once it holds this many samples. Like
+/// Prometheus's 120, enough to amortize the per-chunk overhead; twice that
+/// because we keep no separate index of chunk positions.
+const MAX_SAMPLES_PER_CHUNK: u32 = 240;
+
+/// ...or once it spans this long, so that sparse series still free memory
+/// in steps much smaller than the default one-hour retention.
+const MAX_CHUNK_SPAN_MS: i64 = 15 * 60 * 1000;
+
+pub(crate) struct Series {
+    pub(crate) id: SeriesId,
+    pub(crate) labels: Labels,
+    data: Mutex<SeriesData>,
+}
+
+/// What an accepted append did.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Appended {
+    /// A new sample was stored; the chunks grew by `bytes_delta` bytes.
+    Sample { bytes_delta: isize },
+    /// The sample repeated the newest one exactly and was ignored.
+    Repeat,
+}
+
+/// Why a sample was not appended to a series.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Rejection {
+    OutOfOrder {
+        last: i64,
+    },
+    Duplicate {
+        last_value: f64,
+    },
+    /// The series was removed from the store after the caller looked it up.
+    Removed,
+}
+
+struct SeriesData {
+    closed: VecDeque<ClosedChunk>,
+    head: HeadChunk,
+    removed: bool,
+    /// Heap bytes of the chunks, kept in step with every change so that the
+    /// store's total can be adjusted by exact differences.
+    chunk_bytes: usize,
+}
+
+/// The chunks a reader needs, copied out so it can decode without the lock.
+pub(crate) struct ChunkSnapshot(Vec<ClosedChunk>);
+
+/// Bytes freed by dropping chunks, with the samples they held.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub(crate) struct Freed {
+    pub(crate) chunks: u64,
+    pub(crate) samples: u64,
+    pub(crate) bytes: usize,
+}
+
+impl Series {
+    pub(crate) fn new(id: SeriesId, labels: Labels, t: i64, v: f64) -> Self {
+        let head = HeadChunk::new(t, v);
+        let chunk_bytes = head.heap_bytes();
+        Series {
+            id,
+            labels,
+            data: Mutex::new(SeriesData {
+                closed: VecDeque::new(),
+                head,
+                removed: false,
+                chunk_bytes,
+            }),
+        }
+    }
+
+    /// Bytes of this series outside its chunks: the struct, the `Arc` that
+    /// holds it and the label strings.
+    pub(crate) fn fixed_bytes(&self) -> usize {
+        size_of::<Series>()
+            + 2 * size_of::<usize>()
+            + self.labels.len() * size_of::<crate::Label>()
+            + self
+                .labels
+                .iter()
+                .map(|l| l.name.capacity() + l.value.capacity())
+                .sum::<usize>()
+    }
+
+    pub(crate) fn chunk_bytes(&self) -> usize {
+        self.data.lock().chunk_bytes
+    }
+
+    /// Appends a sample and returns the change in chunk bytes. A repeat of
+    /// the last sample (same timestamp, same value bits) is accepted as a
+    /// no-op, as Prometheus does.
+    pub(crate) fn append(&self, t: i64, v: f64) -> Result<Appended, Rejection> {
+        let mut data = self.data.lock();
+        if data.removed {
+            return Err(Rejection::Removed);
+        }
+        let last = data.head.max_t();
+        if t < last {
+            return Err(Rejection::OutOfOrder { last });
+        }
+        if t == last {
+            let last_value = data.head.last_value();
+            return if last_value.to_bits() == v.to_bits() {
+                Ok(Appended::Repeat)
+            } else {
+                Err(Rejection::Duplicate { last_value })
+            };
+        }
+        let before = data.chunk_bytes;
+        let head_full = data.head.count() >= MAX_SAMPLES_PER_CHUNK
+            || t.saturating_sub(data.head.min_t()) >= MAX_CHUNK_SPAN_MS;
+        if head_full {
+            data.close_head_and_start(t, v);
+        } else {
+            let head_before = data.head.heap_bytes();
+            data.head.append(t, v);
+            data.chunk_bytes = data.chunk_bytes + data.head.heap_bytes() - head_before;
+        }
+        // Closing a head can shrink the bytes: its buffer's spare capacity
+        // is not copied into the closed chunk.
+        Ok(Appended::Sample {
+            bytes_delta: data.chunk_bytes as isize - before as isize,
+        })
+    }
+
+    /// Timestamp and value of the newest sample.
+    pub(crate) fn last_sample(&self) -> Sample {
+        let data = self.data.lock();
+        Sample {
+            t: data.head.max_t(),
+            v: data.head.last_value(),
+        }
+    }
+
+    pub(crate) fn is_stale(&self) -> bool {
+        is_stale_nan(self.data.lock().head.last_value())
+    }
+
+    /// Copies out, under the lock, only the chunks overlapping `[mint, maxt]`.
+    pub(crate) fn snapshot(&self, mint: i64, maxt: i64) -> ChunkSnapshot {
+        let data = self.data.lock();
+        let overlaps = |c: &ClosedChunk| c.max_t >= mint && c.min_t <= maxt;
+        let mut chunks: Vec<ClosedChunk> = data
+            .closed
+            .iter()
+            .filter(|c| overlaps(c))
+            .cloned()
+            .collect();
+        if data.head.max_t() >= mint && data.head.min_t() <= maxt {
+            chunks.push(data.head.freeze());
+        }
+        ChunkSnapshot(chunks)
+    }
+
+    /// Drops closed chunks whose newest sample is older than `cutoff`.
+    pub(crate) fn drop_chunks_before(&self, cutoff: i64) -> Freed {
+        let mut data = self.data.lock();
+        let mut freed = Freed::default();
+        if data.removed {
+            // Its bytes were already given back when it was removed.
+            return freed;
+        }
+        while data.closed.front().is_some_and(|c| c.max_t < cutoff) {
+            if let Some(chunk) = data.closed.pop_front() {
+                freed.chunks += 1;
+                freed.samples += u64::from(chunk.count);
+                freed.bytes += chunk.heap_bytes();
+            }
+        }
+        data.chunk_bytes -= freed.bytes;
+        freed
+    }
+
+    /// `(max_t, heap bytes)` of each closed chunk, for the eviction planner.
+    pub(crate) fn closed_chunk_ages(&self) -> Vec<(i64, usize)> {
+        let data = self.data.lock();
+        data.closed
+            .iter()
+            .map(|c| (c.max_t, c.heap_bytes()))
+            .collect()
+    }
+
+    /// Marks the series removed if `condition` holds for its newest sample,
+    /// returning what it held. Later appends through a stale lookup then
+    /// fail with [`Rejection::Removed`] instead of writing into the void.
+    pub(crate) fn remove_if(&self, condition: impl FnOnce(Sample) -> bool) -> Option<Freed> {
+        let mut data = self.data.lock();
+        let newest = Sample {
+            t: data.head.max_t(),
+            v: data.head.last_value(),
+        };
+        if data.removed || !condition(newest) {
+            return None;
+        }
+        data.removed = true;
+        let samples = data.closed.iter().map(|c| u64::from(c.count)).sum::<u64>()
+            + u64::from(data.head.count());
+        Some(Freed {
+            chunks: data.closed.len() as u64 + 1,
+            samples,
+            bytes: data.chunk_bytes,
+        })
+    }
+}
+
+impl SeriesData {
+    /// Moves the full head into the closed chunks and opens a new head with
+    /// the sample `(t, v)`, keeping `chunk_bytes` exact.
+    fn close_head_and_start(&mut self, t: i64, v: f64) {
+        let deque_before = self.closed.capacity();
+        let closed = self.head.freeze();
+        self.chunk_bytes += closed.heap_bytes();
+        self.closed.push_back(closed);
+        self.chunk_bytes += (self.closed.capacity() - deque_before) * size_of::<ClosedChunk>();
+        self.chunk_bytes -= self.head.heap_bytes();
+        self.head = HeadChunk::new(t, v);
+        self.chunk_bytes += self.head.heap_bytes();
+    }
+}
+
+impl ChunkSnapshot {
+    /// Decodes the samples in `[mint, maxt]`, oldest first.
+    pub(crate) fn samples_between(&self, mint: i64, maxt: i64) -> Vec<Sample> {
+        self.0
+            .iter()
+            .flat_map(|c| c.samples())
+            .skip_while(|s| s.t < mint)
+            .take_while(|s| s.t <= maxt)
+            .collect()
+    }
+}
