@@ -125,7 +125,12 @@ impl RuntimeModel {
     /// Advances `dt` simulated seconds under `requests_per_sec` of traffic.
     pub fn step(&mut self, dt: f64, requests_per_sec: f64, rng: &mut StdRng) -> RuntimeStep {
         let mut step = RuntimeStep::default();
-        self.retained = (self.retained + self.leak_bytes_per_sec * dt).min(LEAK_CEILING);
+        // Leaked objects survive every GC, so they end up in the old space.
+        let leaked = (self.leak_bytes_per_sec * dt)
+            .min(LEAK_CEILING - self.retained)
+            .max(0.0);
+        self.retained += leaked;
+        self.old_used += leaked;
 
         let alloc_per_sec = 1.5 * MIB + 0.1 * MIB * requests_per_sec;
         self.young_used += alloc_per_sec * dt * rng.random_range(0.7..1.3);

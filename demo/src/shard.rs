@@ -173,11 +173,13 @@ impl Shard {
         self.reclaim_chunk = None;
     }
 
-    /// The gateway connection degrades until `until`; the next heartbeat,
-    /// sent at once, measures it.
-    pub fn start_latency_spike(&mut self, now: SimMillis, until: SimMillis) {
+    /// The gateway connection degrades until `until`; a connected shard
+    /// measures it with a heartbeat at once.
+    pub fn start_latency_spike(&mut self, now: SimMillis, until: SimMillis, rng: &mut StdRng) {
         self.latency_spike_until = Some(until);
-        self.next_heartbeat = now;
+        if self.state.is_connected() && !self.silent {
+            self.heartbeat(now, rng);
+        }
     }
 
     pub fn start_resume_loop(&mut self, now: SimMillis) {
@@ -219,11 +221,15 @@ impl Shard {
             _ => {}
         }
         if self.state.is_connected() && !self.silent && now >= self.next_heartbeat {
-            self.last_heartbeat = Some(now);
-            self.next_heartbeat = now + HEARTBEAT_INTERVAL_MS;
-            self.latency_secs = self.measure_latency(rng);
+            self.heartbeat(now, rng);
         }
         event
+    }
+
+    fn heartbeat(&mut self, now: SimMillis, rng: &mut StdRng) {
+        self.last_heartbeat = Some(now);
+        self.next_heartbeat = now + HEARTBEAT_INTERVAL_MS;
+        self.latency_secs = self.measure_latency(rng);
     }
 
     /// The heartbeat ACK round trip, like discord.js `ws.ping`.

@@ -222,18 +222,21 @@ impl NodeSim {
     }
 
     fn refuse_while_restarting(&self, id: u32, operation: &str) -> Result<(), AdminError> {
-        let shard = &self.shards[id as usize];
-        if self.identify.is_queued(id) {
-            return Err(AdminError::Conflict(format!(
-                "cannot {operation} shard {id}: it is restarting and waits for an identify slot"
-            )));
-        }
-        if shard.state == ShardState::Starting {
-            return Err(AdminError::Conflict(format!(
-                "cannot {operation} shard {id}: it is restarting and identifying now"
-            )));
-        }
-        Ok(())
+        let phase = if self.identify.is_queued(id) {
+            "waiting for an identify slot"
+        } else if self.shards[id as usize].state == ShardState::Starting {
+            "identifying now"
+        } else {
+            return Ok(());
+        };
+        let already = if operation == "restart" {
+            "already "
+        } else {
+            ""
+        };
+        Err(AdminError::Conflict(format!(
+            "cannot {operation} shard {id}: it is {already}restarting ({phase})"
+        )))
     }
 
     /// Starts moving a ready shard's guilds to the node's other ready shards.
@@ -387,7 +390,7 @@ impl NodeSim {
                 self.identify.remove(shard.id);
             }
             (IncidentKind::LatencySpike, Some(shard)) => {
-                shard.start_latency_spike(now, now + LATENCY_SPIKE_MS)
+                shard.start_latency_spike(now, now + LATENCY_SPIKE_MS, &mut self.rng)
             }
             (IncidentKind::RestartLoop, Some(shard)) => shard.start_resume_loop(now),
             (IncidentKind::MemoryLeak, _) => self.runtime.start_leak(),

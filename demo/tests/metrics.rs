@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use common::{sample, sim_sleep, start_node, Client};
+use common::{sample, sim_sleep, start_node, start_node_at, Client};
 
 const DOCUMENTED_NAMES: [&str; 37] = [
     "nodejs_heap_size_used_bytes",
@@ -85,7 +85,8 @@ async fn every_documented_series_is_exported() {
 
 #[tokio::test]
 async fn shard_status_is_one_hot_over_the_six_states() {
-    let node = start_node(3, 2).await;
+    // Slow enough that the restarted shard is still down when scraped.
+    let node = start_node_at(3, 2, 5.0).await;
     let client = Client::new(&node);
     let (status, _) = client.post("/admin/shards/1/restart", None).await;
     assert_eq!(status, 202);

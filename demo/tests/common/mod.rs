@@ -12,12 +12,19 @@ use serde_json::Value;
 /// Fast enough that a 5 s identify slot takes 50 ms.
 pub const SPEED: f64 = 100.0;
 
+/// A node without scripted incidents at [`SPEED`].
 pub async fn start_node(shards: u32, seed: u64) -> DemoNodeHandle {
+    start_node_at(shards, seed, SPEED).await
+}
+
+/// A node without scripted incidents, at a chosen speed: slower when a test
+/// must observe a short-lived state over HTTP.
+pub async fn start_node_at(shards: u32, seed: u64, speed: f64) -> DemoNodeHandle {
     start(DemoNodeConfig {
         name: "node-test".into(),
         shards,
         seed,
-        speed: SPEED,
+        speed,
         incidents: Incidents::Off,
     })
     .await
@@ -100,6 +107,26 @@ pub fn sample(scrape: &prometheus_parse::Scrape, name: &str, labels: &[(&str, &s
         | Some(prometheus_parse::Value::Untyped(v)) => *v,
         other => panic!("no sample {name}{labels:?}: {other:?}"),
     }
+}
+
+/// The sum of the samples named `name` whose labels include `labels`.
+pub fn sum(scrape: &prometheus_parse::Scrape, name: &str, labels: &[(&str, &str)]) -> f64 {
+    scrape
+        .samples
+        .iter()
+        .filter(|sample| {
+            sample.metric == name
+                && labels
+                    .iter()
+                    .all(|(key, value)| sample.labels.get(key) == Some(*value))
+        })
+        .map(|sample| match sample.value {
+            prometheus_parse::Value::Counter(v)
+            | prometheus_parse::Value::Gauge(v)
+            | prometheus_parse::Value::Untyped(v) => v,
+            ref other => panic!("{name} is not a number: {other:?}"),
+        })
+        .sum()
 }
 
 /// Polls `check` until it returns `Some`, for at most `timeout` of real time.
