@@ -168,3 +168,32 @@ pub enum StreamEvent {
     Snapshot(Box<Snapshot>),
     Heartbeat { seq: u64, at_ms: i64 },
 }
+
+/// `POST /api/v1/silences`: mute notifications for alerts whose labels all
+/// match, from `starts_at_ms` until `ends_at_ms` (Alertmanager's silence
+/// model, with millisecond timestamps).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SilenceRequest {
+    pub matchers: Vec<SilenceMatcher>,
+    /// Unix milliseconds.
+    pub starts_at_ms: i64,
+    /// Unix milliseconds.
+    pub ends_at_ms: i64,
+    pub created_by: String,
+    pub comment: String,
+}
+
+/// One label matcher of a silence: `name="value"` (or `=~` when `is_regex`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SilenceMatcher {
+    pub name: String,
+    pub value: String,
+    #[serde(default)]
+    pub is_regex: bool,
+}
+
+/// The answer to `POST /api/v1/silences`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SilenceCreated {
+    pub id: String,
+}
