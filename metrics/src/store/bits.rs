@@ -44,7 +44,8 @@ impl BitWriter {
     }
 }
 
-/// Reads bits back from a byte slice written by [`BitWriter`].
+/// Reads bits back from a byte slice written by [`BitWriter`]. Decoding
+/// speed bounds query speed, so reads work on 64-bit words, not bytes.
 pub(crate) struct BitReader<'a> {
     bytes: &'a [u8],
     /// Position of the next bit to read.
@@ -56,29 +57,69 @@ impl<'a> BitReader<'a> {
         BitReader { bytes, pos: 0 }
     }
 
-    pub(crate) fn read_bit(&mut self) -> Option<bool> {
-        self.read_bits(1).map(|b| b == 1)
+    fn bits_left(&self) -> usize {
+        self.bytes.len() * 8 - self.pos
+    }
+
+    /// The next 64 bits from the current byte on, zero-padded past the end.
+    fn word_at(&self, byte: usize) -> u64 {
+        match self.bytes.get(byte..byte + 8) {
+            Some(eight) => {
+                let mut word = [0u8; 8];
+                word.copy_from_slice(eight);
+                u64::from_be_bytes(word)
+            }
+            None => {
+                let mut word = [0u8; 8];
+                let tail = self.bytes.get(byte..).unwrap_or_default();
+                word[..tail.len()].copy_from_slice(tail);
+                u64::from_be_bytes(word)
+            }
+        }
+    }
+
+    /// The next `n` bits (`n` ≤ 57) without consuming them, zero-padded
+    /// past the end.
+    pub(crate) fn peek(&self, n: u32) -> u64 {
+        debug_assert!((1..=57).contains(&n));
+        let offset = (self.pos % 8) as u32;
+        (self.word_at(self.pos / 8) << offset) >> (64 - n)
+    }
+
+    /// Consumes `n` bits already looked at with [`BitReader::peek`];
+    /// `None` if that runs past the end.
+    pub(crate) fn skip(&mut self, n: u32) -> Option<()> {
+        if n as usize > self.bits_left() {
+            return None;
+        }
+        self.pos += n as usize;
+        Some(())
     }
 
     /// Reads `n` bits (`n` ≤ 64); `None` when the buffer is exhausted.
     pub(crate) fn read_bits(&mut self, n: u32) -> Option<u64> {
         debug_assert!(n <= 64);
-        if self.pos + n as usize > self.bytes.len() * 8 {
+        if n as usize > self.bits_left() {
             return None;
         }
-        let mut out = 0u64;
-        let mut left = n;
-        while left > 0 {
-            let byte = u64::from(*self.bytes.get(self.pos / 8)?);
-            let offset = (self.pos % 8) as u32;
-            let available = 8 - offset;
-            let take = left.min(available);
-            let part = (byte >> (available - take)) & low_mask(take);
-            out = (out << take) | part;
-            self.pos += take as usize;
-            left -= take;
+        if n == 0 {
+            return Some(0);
         }
-        Some(out)
+        let offset = (self.pos % 8) as u32;
+        let byte = self.pos / 8;
+        // A word from the current byte holds at least 57 unread bits; a
+        // longer read takes its last bits from the byte after the word.
+        let available = 64 - offset;
+        let value = if n <= available {
+            (self.word_at(byte) << offset) >> (64 - n)
+        } else {
+            let extra = n - available;
+            let high = self.word_at(byte) << offset >> offset;
+            let next = u64::from(*self.bytes.get(byte + 8)?);
+            (high << extra) | (next >> (8 - extra))
+        };
+        self.pos += n as usize;
+        Some(value)
     }
 }
 
@@ -112,13 +153,25 @@ mod tests {
     }
 
     #[test]
+    fn peek_does_not_consume_and_pads_with_zeros() {
+        let mut w = BitWriter::default();
+        w.write_bits(0b1101, 4);
+        let mut r = BitReader::new(w.bytes());
+        assert_eq!(r.peek(4), 0b1101);
+        assert_eq!(r.peek(12), 0b1101_0000_0000);
+        r.skip(3).unwrap();
+        assert_eq!(r.read_bits(5), Some(0b10000));
+        assert_eq!(r.skip(1), None);
+    }
+
+    #[test]
     fn reading_past_the_end_is_none() {
         let mut w = BitWriter::default();
         w.write_bits(0b101, 3);
         let mut r = BitReader::new(w.bytes());
         assert_eq!(r.read_bits(3), Some(0b101));
         assert_eq!(r.read_bits(5), Some(0), "padding of the last byte is zero");
-        assert_eq!(r.read_bit(), None);
+        assert_eq!(r.read_bits(1), None);
     }
 
     #[test]

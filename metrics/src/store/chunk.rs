@@ -255,16 +255,23 @@ impl ChunkSamples<'_> {
     /// Mirrors [`HeadChunk::write_value`].
     fn read_value(&mut self) -> Option<u64> {
         let previous = self.value_bits;
-        let value = if !self.reader.read_bit()? {
+        // `0` same value, `10` integer delta-of-delta, `110` XOR in the
+        // previous window, `111` XOR with a new window.
+        let prefix = self.reader.peek(3);
+        let value = if prefix & 0b100 == 0 {
+            self.reader.skip(1)?;
             previous
-        } else if !self.reader.read_bit()? {
+        } else if prefix & 0b010 == 0 {
+            self.reader.skip(2)?;
             let dod = read_varbits(&mut self.reader, &INT_DOD_WIDTHS)?;
             let value = as_exact_int(previous)?.checked_add(self.int_delta.wrapping_add(dod))?;
             (value as f64).to_bits()
         } else {
-            if self.reader.read_bit()? {
-                let leading = self.reader.read_bits(5)? as u32;
-                let significant = match self.reader.read_bits(6)? as u32 {
+            self.reader.skip(3)?;
+            if prefix & 0b001 == 1 {
+                let header = self.reader.read_bits(11)?;
+                let leading = (header >> 6) as u32;
+                let significant = match (header & 0b11_1111) as u32 {
                     0 => 64,
                     n => n,
                 };
@@ -334,14 +341,14 @@ fn varbits_len(widths: &[u32; 3], value: i64) -> u32 {
 }
 
 fn read_varbits(reader: &mut BitReader<'_>, widths: &[u32; 3]) -> Option<i64> {
-    let mut ones = 0;
-    while ones < 4 && reader.read_bit()? {
-        ones += 1;
-    }
+    // The prefix is up to four bits: count its leading ones in one peek.
+    let prefix = reader.peek(4) as u8;
+    let ones = (prefix << 4).leading_ones().min(4);
+    reader.skip(if ones < 4 { ones + 1 } else { 4 })?;
     let width = match ones {
         0 => return Some(0),
         4 => 64,
-        n => widths[n - 1],
+        n => widths[n as usize - 1],
     };
     let raw = reader.read_bits(width)?;
     // Sign-extend the payload back to 64 bits.
