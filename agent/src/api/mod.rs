@@ -6,6 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod prom;
+
 pub const API_VERSION: &str = "opsdeck.v1";
 
 /// `GET /api/v1/snapshot`: the node's normalized state.

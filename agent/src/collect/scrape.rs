@@ -1,0 +1,164 @@
+//! Scraping a Prometheus/OpenMetrics endpoint into the store, with the
+//! target labels and the report series (`up`, `scrape_duration_seconds`,
+//! `scrape_samples_scraped`) that Prometheus adds. A failed scrape marks
+//! the target's series stale and is reported; it never stops the loop.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use opsdeck_metrics::exposition::{self, Format};
+use opsdeck_metrics::{Labels, METRIC_NAME};
+use tokio_util::sync::CancellationToken;
+
+use super::fetch::{fetch, FetchError};
+use super::{every, now_ms, redacted_url};
+use crate::config::{AcceptFormat, ScrapeTargetConfig};
+use crate::state::AgentState;
+
+#[derive(Debug, thiserror::Error)]
+enum ScrapeError {
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    #[error("invalid exposition at {0}")]
+    Parse(#[from] exposition::ParseError),
+}
+
+pub(crate) struct Scraper {
+    target: ScrapeTargetConfig,
+    client: reqwest::Client,
+    state: Arc<AgentState>,
+    /// `job`, `instance` and the configured labels.
+    target_labels: Labels,
+}
+
+impl Scraper {
+    pub(crate) fn new(
+        target: ScrapeTargetConfig,
+        client: reqwest::Client,
+        state: Arc<AgentState>,
+    ) -> Self {
+        let mut target_labels = Labels::from_pairs(target.labels.iter());
+        target_labels.set("job", target.name.clone());
+        target_labels.set("instance", instance(&target.url));
+        state.register_source(&target.name, &redacted_url(&target.url));
+        Scraper {
+            target,
+            client,
+            state,
+            target_labels,
+        }
+    }
+
+    pub(crate) async fn run(self, cancel: CancellationToken) {
+        every(self.target.interval, &cancel, || self.scrape_once()).await;
+        // Leaving: the target's series are no longer current.
+        self.state
+            .store
+            .mark_source_stale(&self.target.name, now_ms());
+    }
+
+    async fn scrape_once(&self) {
+        let started = Instant::now();
+        let t = now_ms();
+        let result = self.fetch_and_store(t).await;
+        let duration = started.elapsed().as_secs_f64();
+        let (up, samples) = match &result {
+            Ok(samples) => (1.0, *samples as f64),
+            Err(err) => {
+                tracing::warn!(target = %self.target.name, error = %err, "scrape failed");
+                self.state.store.mark_source_stale(&self.target.name, t);
+                (0.0, 0.0)
+            }
+        };
+        for (name, value) in [
+            ("up", up),
+            ("scrape_duration_seconds", duration),
+            ("scrape_samples_scraped", samples),
+        ] {
+            let mut labels = self.target_labels.clone();
+            labels.set(METRIC_NAME, name);
+            if let Err(err) = self.state.store.append(&labels, t, value) {
+                tracing::debug!(%err, "report series not stored");
+            }
+        }
+        self.state.record_scrape(
+            &self.target.name,
+            t,
+            duration,
+            result.map(|n| n as u64).map_err(|e| e.to_string()),
+        );
+    }
+
+    /// Fetches, parses and stores one scrape; the number of samples.
+    async fn fetch_and_store(&self, t: i64) -> Result<usize, ScrapeError> {
+        let mut request = self
+            .client
+            .get(self.target.url.clone())
+            .header(reqwest::header::ACCEPT, accept_header(self.target.accept));
+        if let Some(token) = &self.target.bearer_token {
+            request = request.bearer_auth(token.expose());
+        }
+        if let Some(basic) = &self.target.basic_auth {
+            request =
+                request.basic_auth(&basic.username, basic.password.as_ref().map(|p| p.expose()));
+        }
+        let fetched = fetch(
+            request,
+            self.target.timeout,
+            self.target.body_size_limit.bytes(),
+        )
+        .await?;
+        let format = match fetched.content_type.as_deref() {
+            Some(ct) if ct.starts_with("application/openmetrics-text") => Format::OpenMetrics,
+            _ => Format::PrometheusText,
+        };
+        let parsed = exposition::parse(&fetched.body, format)?;
+        let count = parsed.samples.len();
+        // Exposition timestamps are not honoured: every sample is stored
+        // at the scrape's time, which keeps series in order across targets.
+        let samples = parsed
+            .samples
+            .into_iter()
+            .map(|s| (self.with_target_labels(s.labels), s.value));
+        let outcome = self
+            .state
+            .store
+            .ingest_scrape(&self.target.name, t, samples);
+        if let Some(err) = outcome.first_error {
+            tracing::debug!(target = %self.target.name, %err, "some samples were not stored");
+        }
+        Ok(count)
+    }
+
+    /// Adds the target labels; a label the target exposes itself under the
+    /// same name is kept as `exported_<name>`, as Prometheus does.
+    fn with_target_labels(&self, mut labels: Labels) -> Labels {
+        for label in self.target_labels.iter() {
+            if let Some(exposed) = labels.get(&label.name) {
+                let exposed = exposed.to_string();
+                labels.set(format!("exported_{}", label.name), exposed);
+            }
+            labels.set(label.name.clone(), label.value.clone());
+        }
+        labels
+    }
+}
+
+/// `host:port`, as Prometheus's `instance` label.
+fn instance(url: &url::Url) -> String {
+    let host = url.host_str().unwrap_or("");
+    match url.port_or_known_default() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_string(),
+    }
+}
+
+/// The `Accept` header, preferring what the config asks for, as Prometheus
+/// negotiates.
+fn accept_header(accept: AcceptFormat) -> &'static str {
+    match accept {
+        AcceptFormat::Auto => "application/openmetrics-text;version=1.0.0;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
+        AcceptFormat::Prometheus => "text/plain;version=0.0.4;q=1.0,*/*;q=0.1",
+        AcceptFormat::OpenMetrics => "application/openmetrics-text;version=1.0.0,*/*;q=0.1",
+    }
+}

@@ -1,0 +1,86 @@
+//! The agent's HTTP API (documented in `docs/api.md`).
+
+mod auth;
+mod exposition;
+mod query;
+mod stream;
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{middleware, Json, Router};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::AuthConfig;
+use crate::state::AgentState;
+
+pub use auth::{Caller, Role};
+
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub state: Arc<AgentState>,
+    pub cancel: CancellationToken,
+    pub started_at_ms: i64,
+}
+
+pub(crate) fn router(app: AppState, auth: &AuthConfig, open_reads: bool) -> Router {
+    let store = app.state.store.clone();
+    let queries = Router::new()
+        .route("/api/v1/query", get(query::instant).post(query::instant))
+        .route("/api/v1/query_range", get(query::range).post(query::range))
+        .with_state(store);
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/api/v1/snapshot", get(snapshot))
+        .route("/api/v1/stream", get(stream::stream))
+        .with_state(app)
+        .merge(queries)
+        .layer(middleware::from_fn_with_state(
+            auth::Auth::new(auth, open_reads),
+            auth::require_token,
+        ))
+}
+
+async fn readyz(State(app): State<AppState>) -> Response {
+    if app.state.is_ready() {
+        "ready\n".into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "starting\n").into_response()
+    }
+}
+
+async fn snapshot(State(app): State<AppState>) -> Response {
+    match app.state.published.load_full() {
+        Some(published) => (
+            [(header::CONTENT_TYPE, "application/json")],
+            published.json.clone(),
+        )
+            .into_response(),
+        None => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({"error": "the first snapshot is not built yet"})),
+        )
+            .into_response(),
+    }
+}
+
+async fn metrics(State(app): State<AppState>) -> Response {
+    let published = app.state.published.load_full();
+    let facts = exposition::AgentFacts {
+        version: env!("CARGO_PKG_VERSION"),
+        started_at_ms: app.started_at_ms,
+        store: app.state.store.stats(),
+        sources: app.state.sources.read().values().cloned().collect(),
+        snapshot: published.as_deref().map(|p| &p.snapshot),
+    };
+    (
+        [(header::CONTENT_TYPE, exposition::CONTENT_TYPE)],
+        exposition::render(&facts),
+    )
+        .into_response()
+}

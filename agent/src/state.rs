@@ -1,0 +1,137 @@
+//! What the collectors, the snapshot builder and the HTTP API share.
+//! Collectors write; the builder and the API read. Nothing here does I/O.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use arc_swap::ArcSwapOption;
+use bytes::Bytes;
+use opsdeck_metrics::SeriesStore;
+use parking_lot::RwLock;
+use tokio::sync::broadcast;
+
+use crate::api::{HostStats, ProcessStats, Snapshot, TargetStatus};
+
+/// How a source of series is doing, plus counters for `/metrics`.
+#[derive(Debug, Clone)]
+pub(crate) struct SourceHealth {
+    pub status: TargetStatus,
+    pub scrapes_total: u64,
+    pub failures_total: u64,
+}
+
+/// The latest snapshot and its JSON, serialized once for every reader.
+pub(crate) struct Published {
+    pub snapshot: Snapshot,
+    pub json: Bytes,
+}
+
+pub(crate) struct AgentState {
+    pub store: Arc<SeriesStore>,
+    /// By source name, in name order.
+    pub sources: RwLock<BTreeMap<String, SourceHealth>>,
+    pub host: RwLock<Option<HostStats>>,
+    /// From the process collector, when one is configured.
+    pub process: RwLock<Option<ProcessStats>>,
+    pub published: ArcSwapOption<Published>,
+    /// Every new snapshot, for the SSE stream.
+    pub updates: broadcast::Sender<Arc<Published>>,
+    ready: AtomicBool,
+}
+
+impl AgentState {
+    pub(crate) fn new(store: Arc<SeriesStore>) -> Self {
+        let (updates, _) = broadcast::channel(16);
+        AgentState {
+            store,
+            sources: RwLock::default(),
+            host: RwLock::default(),
+            process: RwLock::default(),
+            published: ArcSwapOption::empty(),
+            updates,
+            ready: AtomicBool::new(false),
+        }
+    }
+
+    /// Registers a source before its first scrape, so it shows as down
+    /// rather than missing until then.
+    pub(crate) fn register_source(&self, name: &str, url: &str) {
+        self.sources.write().insert(
+            name.to_string(),
+            SourceHealth {
+                status: TargetStatus {
+                    name: name.to_string(),
+                    url: url.to_string(),
+                    up: false,
+                    last_scrape_ms: None,
+                    last_duration_seconds: None,
+                    samples: None,
+                    last_error: None,
+                },
+                scrapes_total: 0,
+                failures_total: 0,
+            },
+        );
+    }
+
+    /// Records the outcome of one scrape of `name`.
+    pub(crate) fn record_scrape(
+        &self,
+        name: &str,
+        at_ms: i64,
+        duration_seconds: f64,
+        result: Result<u64, String>,
+    ) {
+        let mut sources = self.sources.write();
+        let Some(health) = sources.get_mut(name) else {
+            return;
+        };
+        health.scrapes_total += 1;
+        let status = &mut health.status;
+        status.last_scrape_ms = Some(at_ms);
+        status.last_duration_seconds = Some(duration_seconds);
+        match result {
+            Ok(samples) => {
+                status.up = true;
+                status.samples = Some(samples);
+                status.last_error = None;
+            }
+            Err(error) => {
+                health.failures_total += 1;
+                status.up = false;
+                status.samples = None;
+                status.last_error = Some(error);
+            }
+        }
+    }
+
+    /// Makes `published` current; streams it only when its content differs
+    /// from the previous snapshot's.
+    pub(crate) fn publish(&self, published: Arc<Published>) {
+        let previous = self.published.swap(Some(published.clone()));
+        self.ready.store(true, Ordering::Release);
+        let changed = previous.is_none_or(|p| !same_content(&p.snapshot, &published.snapshot));
+        if changed {
+            // No subscribers is fine: nobody is streaming.
+            let _ = self.updates.send(published);
+        }
+    }
+
+    /// Ready once the first snapshot is built.
+    pub(crate) fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+}
+
+/// Equal apart from the sequence number and the time taken.
+fn same_content(a: &Snapshot, b: &Snapshot) -> bool {
+    a.node == b.node
+        && a.host == b.host
+        && a.process == b.process
+        && a.pools == b.pools
+        && a.shards == b.shards
+        && a.targets == b.targets
+        && a.alerts == b.alerts
+        && a.actions == b.actions
+}
