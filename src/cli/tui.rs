@@ -1,16 +1,26 @@
+//! `opsdeck tui` (and `opsdeck` alone): the live fleet dashboard.
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Debug, Default, clap::Args)]
+#[command(after_help = "Keys: `?` in the dashboard lists them. Logs go to a rolling file \
+(~/.local/state/opsdeck/opsdeck-tui.log.*), never to the screen. See docs/tui.md.")]
 pub struct TuiArgs {
-    /// TUI config file (default: ~/.config/opsdeck/opsdeck.yaml).
-    #[arg(long)]
+    /// Dashboard config file: agents, theme, key bindings, notifications, logs
+    /// (default: ~/.config/opsdeck/opsdeck.yaml, used when it exists).
+    #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Agent base URL; repeat once per agent.
+    /// Agent base URL, e.g. http://127.0.0.1:9464; repeat once per agent.
+    /// When given, the config file's agents are not used.
     #[arg(long = "agent", value_name = "URL")]
     pub agents: Vec<String>,
 }
 
-pub fn run(_args: TuiArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("the dashboard is not built yet")
+pub fn run(args: TuiArgs) -> anyhow::Result<ExitCode> {
+    opsdeck_tui::run(opsdeck_tui::Options {
+        config: args.config,
+        agents: args.agents,
+    })?;
+    Ok(ExitCode::SUCCESS)
 }

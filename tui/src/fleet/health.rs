@@ -1,0 +1,73 @@
+//! How fresh an agent's data is, judged at a given "now" so rendering
+//! stays deterministic.
+
+use super::{AgentEntry, Link};
+
+/// Used until a snapshot tells the agent's real interval.
+const DEFAULT_INTERVAL_MS: u64 = 5_000;
+/// An agent is stale after this many intervals without an update.
+const STALE_INTERVALS: u64 = 3;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Health {
+    /// Updates arrive on time.
+    Live,
+    /// No data yet; the first connection is in progress.
+    Connecting,
+    /// Connected, but no update for more than 3 intervals.
+    Stale,
+    /// The connection failed; any data shown is the last received.
+    Unreachable,
+}
+
+impl Health {
+    pub fn label(self) -> &'static str {
+        match self {
+            Health::Live => "live",
+            Health::Connecting => "connecting",
+            Health::Stale => "STALE",
+            Health::Unreachable => "UNREACHABLE",
+        }
+    }
+}
+
+impl AgentEntry {
+    pub fn interval_ms(&self) -> u64 {
+        self.snapshot
+            .as_ref()
+            .map(|s| s.node.interval_ms)
+            .filter(|ms| *ms > 0)
+            .unwrap_or(DEFAULT_INTERVAL_MS)
+    }
+
+    pub fn health(&self, now_ms: i64) -> Health {
+        if matches!(self.link, Link::Unreachable { .. }) {
+            return Health::Unreachable;
+        }
+        let Some(last) = self.last_update_ms else {
+            return Health::Connecting;
+        };
+        let limit = (self.interval_ms() * STALE_INTERVALS) as i64;
+        if now_ms.saturating_sub(last) > limit {
+            Health::Stale
+        } else {
+            Health::Live
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stale_after_three_default_intervals() {
+        let mut agent = AgentEntry::new("a".into(), "http://a".into());
+        assert_eq!(agent.health(0), Health::Connecting);
+        agent.apply_heartbeat(1_000);
+        assert_eq!(agent.health(16_000), Health::Live);
+        assert_eq!(agent.health(16_001), Health::Stale);
+        agent.mark_unreachable("refused".into(), 17_000);
+        assert_eq!(agent.health(17_000), Health::Unreachable);
+    }
+}
