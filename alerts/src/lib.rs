@@ -2,4 +2,5 @@
 //! templates and promtool-compatible rule unit tests.
 
 pub mod duration;
+pub mod notify;
 pub mod template;
