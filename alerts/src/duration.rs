@@ -95,18 +95,9 @@ impl fmt::Display for PromDuration {
 
 impl<'de> Deserialize<'de> for PromDuration {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        // YAML gives `0` as an integer and `5m` as a string; accept both.
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Int(u64),
-            Text(String),
-        }
-        match Raw::deserialize(deserializer)? {
-            Raw::Int(0) => Ok(PromDuration(0)),
-            Raw::Int(n) => Err(serde::de::Error::custom(DurationError(n.to_string()))),
-            Raw::Text(t) => PromDuration::parse(&t).map_err(serde::de::Error::custom),
-        }
+        // Read as text, so that a bare `0` is accepted like `5m`.
+        let text = String::deserialize(deserializer)?;
+        PromDuration::parse(&text).map_err(serde::de::Error::custom)
     }
 }
 
