@@ -21,6 +21,7 @@ pub struct FleetConfig {
 /// The most nodes one fleet may run.
 pub const MAX_NODES: usize = 64;
 
+#[derive(Debug)]
 pub struct Fleet {
     nodes: Vec<DemoNodeHandle>,
 }

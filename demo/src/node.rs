@@ -70,6 +70,7 @@ async fn tick(sim: SharedSim, cancel: CancellationToken) {
 
 /// A running node. Dropping it stops the node without waiting;
 /// [`DemoNodeHandle::shutdown`] stops it and waits.
+#[derive(Debug)]
 pub struct DemoNodeHandle {
     name: String,
     url: String,
