@@ -61,6 +61,6 @@ async fn each_node_plays_its_share_of_the_fleet_timeline() {
 
 #[tokio::test]
 async fn a_fleet_without_nodes_is_refused() {
-    let err = Fleet::start(config(0, false)).await.err().expect("refused");
+    let err = Fleet::start(config(0, false)).await.expect_err("refused");
     assert!(err.to_string().contains("`nodes`"), "{err}");
 }
