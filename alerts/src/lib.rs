@@ -20,5 +20,12 @@ pub use evaluator::{AlertView, Evaluator, EvaluatorOptions};
 pub use rules::{Alert, AlertState, RuleGroup};
 pub use state::{RestoreOptions, StateSnapshot};
 
-/// opsdeck's default rule pack: `(file name, contents)`.
-pub const DEFAULT_RULE_PACK: &[(&str, &str)] = &[];
+/// opsdeck's default rule pack (`alerts/rules/*.yml`): `(file name,
+/// contents)`. Their promtool tests are in `alerts/rules/tests/`.
+pub const DEFAULT_RULE_PACK: &[(&str, &str)] = &[
+    ("runtime.yml", include_str!("../rules/runtime.yml")),
+    ("http.yml", include_str!("../rules/http.yml")),
+    ("pools.yml", include_str!("../rules/pools.yml")),
+    ("shards.yml", include_str!("../rules/shards.yml")),
+    ("targets.yml", include_str!("../rules/targets.yml")),
+];
