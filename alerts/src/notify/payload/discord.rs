@@ -130,11 +130,14 @@ fn embed(facts: &AlertFacts<'_>, budget: usize) -> Option<(Value, usize)> {
     used += utf16_len(&description);
     let mut embed = json!({
         "title": title,
-        "description": description,
         "color": Severity::colour(alert),
         "fields": kept,
         "footer": {"text": footer},
     });
+    // Discord rejects an empty description; leave it out instead.
+    if !description.is_empty() {
+        embed["description"] = json!(description);
+    }
     if let Some(started) = DateTime::from_timestamp_millis(alert.starts_at_ms) {
         embed["timestamp"] = json!(started.to_rfc3339_opts(SecondsFormat::Millis, true));
     }
