@@ -1,9 +1,30 @@
 //! PromQL: parsed by `promql-parser`, evaluated here over a [`Queryable`].
 //!
-//! CONTRACT ONLY: the evaluator is being written. `Query::parse` once, then
-//! `Engine::instant` / `Engine::range` as often as needed.
+//! `Query::parse` once, then `Engine::instant` / `Engine::range` as often as
+//! needed. Semantics follow Prometheus 3.x: left-open range selectors and
+//! lookback window, staleness markers end a series, rate extrapolation,
+//! delayed removal of `__name__` (a function that drops the name only marks
+//! the series, so `label_replace` can still read it; the name goes at the
+//! end). `docs/promql.md` lists what is supported.
+//!
+//! The evaluator works on whole step ranges at once: a selector is read from
+//! the store once per query (not once per step), and label work (matching
+//! signatures, grouping keys, name dropping) happens once per series, not
+//! once per step.
+
+mod aggregate;
+mod binary;
+mod eval;
+mod functions;
+mod go_strings;
+mod histogram;
+mod labels_out;
+mod math;
+mod range_functions;
+mod selector;
 
 use crate::{Labels, Queryable, Sample};
+use eval::{Evaluated, Evaluator, Steps};
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum QueryError {
@@ -11,6 +32,12 @@ pub enum QueryError {
     Parse(String),
     #[error("execution error: {0}")]
     Execution(String),
+}
+
+impl QueryError {
+    pub(crate) fn exec(message: impl Into<String>) -> Self {
+        QueryError::Execution(message.into())
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -22,6 +49,11 @@ pub struct Query {
 impl Query {
     pub fn parse(text: &str) -> Result<Query, QueryError> {
         let expr = promql_parser::parser::parse(text).map_err(QueryError::Parse)?;
+        if let Some(literal) = go_strings::invalid_utf8_literal(text) {
+            return Err(QueryError::Parse(format!(
+                "invalid UTF-8 in string literal {literal}"
+            )));
+        }
         Ok(Query {
             text: text.to_string(),
             expr,
@@ -73,19 +105,55 @@ impl Default for Engine {
 }
 
 impl Engine {
-    pub fn instant(&self, _db: &dyn Queryable, _q: &Query, _t: i64) -> Result<Value, QueryError> {
-        Err(QueryError::Execution("evaluator not built yet".into()))
+    /// An instant query at `t` (milliseconds).
+    pub fn instant(&self, db: &dyn Queryable, q: &Query, t: i64) -> Result<Value, QueryError> {
+        let evaluator = Evaluator::new(db, self.lookback_ms, t, t);
+        let result = evaluator.eval(&q.expr, &Steps::instant(t))?;
+        Ok(match result {
+            Evaluated::Scalar(values) => Value::Scalar { t, v: values[0] },
+            Evaluated::String(s) => Value::String { t, s },
+            Evaluated::Vector(series) => Value::Vector(labels_out::instant_vector(series, t)?),
+            Evaluated::Matrix(series) => Value::Matrix(labels_out::matrix(series)?),
+        })
     }
 
     /// A range query: a matrix with one point per step from `start` to `end`.
     pub fn range(
         &self,
-        _db: &dyn Queryable,
-        _q: &Query,
-        _start: i64,
-        _end: i64,
-        _step_ms: i64,
+        db: &dyn Queryable,
+        q: &Query,
+        start: i64,
+        end: i64,
+        step_ms: i64,
     ) -> Result<Vec<RangeSeries>, QueryError> {
-        Err(QueryError::Execution("evaluator not built yet".into()))
+        if step_ms <= 0 {
+            return Err(QueryError::exec(format!(
+                "range query step must be positive, got {step_ms} ms"
+            )));
+        }
+        if end < start {
+            return Err(QueryError::exec(format!(
+                "range query end {end} is before its start {start}"
+            )));
+        }
+        let steps = Steps::range(start, end, step_ms);
+        let evaluator = Evaluator::new(db, self.lookback_ms, start, end);
+        match evaluator.eval(&q.expr, &steps)? {
+            Evaluated::Scalar(values) => Ok(vec![RangeSeries {
+                labels: Labels::new(),
+                samples: values
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, v)| Sample {
+                        t: steps.time(i),
+                        v,
+                    })
+                    .collect(),
+            }]),
+            Evaluated::Vector(series) => labels_out::range_matrix(series, &steps),
+            Evaluated::String(_) | Evaluated::Matrix(_) => Err(QueryError::exec(
+                "a range query must return a scalar or an instant vector",
+            )),
+        }
     }
 }

@@ -1,0 +1,301 @@
+//! Aggregation operators with `by` and `without`.
+
+use std::collections::HashMap;
+
+use promql_parser::parser::{token, AggregateExpr, LabelModifier};
+
+use super::eval::{Evaluated, Evaluator, Series, Steps};
+use super::math::{format_go_float, quantile, KahanSum, Mean, Variance};
+use super::QueryError;
+use crate::{Labels, METRIC_NAME};
+
+pub(crate) fn eval(
+    ev: &Evaluator,
+    a: &AggregateExpr,
+    steps: &Steps,
+) -> Result<Evaluated, QueryError> {
+    let op = a.op.id();
+    let input = ev.eval_vector(&a.expr, steps)?;
+    let groups = Groups::new(&input, a.modifier.as_ref());
+    let param = a.param.as_deref();
+    let param =
+        |name: &str| param.ok_or_else(|| QueryError::exec(format!("{name} needs a parameter")));
+    let series = match op {
+        token::T_TOPK | token::T_BOTTOMK | token::T_LIMITK => {
+            let k = ev.eval_scalar(param("k")?, steps)?;
+            if k.iter().any(|k| k.is_nan()) {
+                return Err(QueryError::exec("Parameter value is NaN"));
+            }
+            select_k(op, input, &groups, &k, steps)
+        }
+        token::T_LIMIT_RATIO => {
+            let ratios = ev.eval_scalar(param("ratio")?, steps)?;
+            if ratios.iter().any(|r| r.is_nan()) {
+                return Err(QueryError::exec("Ratio value is NaN"));
+            }
+            limit_ratio(input, &ratios)
+        }
+        token::T_COUNT_VALUES => {
+            let label = ev.eval_string(param("label")?, steps)?;
+            count_values(&input, &groups, &label, steps)?
+        }
+        token::T_QUANTILE => {
+            let q = ev.eval_scalar(param("quantile")?, steps)?;
+            reduce(&input, &groups, steps, |values, step| {
+                quantile(q[step], values)
+            })
+        }
+        token::T_SUM => reduce(&input, &groups, steps, |values, _| {
+            let mut sum = KahanSum::default();
+            values.iter().for_each(|&v| sum.add(v));
+            sum.value()
+        }),
+        token::T_AVG => reduce(&input, &groups, steps, |values, _| {
+            let mut mean = Mean::default();
+            values.iter().for_each(|&v| mean.add(v));
+            mean.value()
+        }),
+        token::T_MIN => reduce(&input, &groups, steps, |values, _| {
+            values
+                .iter()
+                .copied()
+                .reduce(|m, v| if m > v || m.is_nan() { v } else { m })
+                .unwrap_or(f64::NAN)
+        }),
+        token::T_MAX => reduce(&input, &groups, steps, |values, _| {
+            values
+                .iter()
+                .copied()
+                .reduce(|m, v| if m < v || m.is_nan() { v } else { m })
+                .unwrap_or(f64::NAN)
+        }),
+        token::T_COUNT => reduce(&input, &groups, steps, |values, _| values.len() as f64),
+        token::T_GROUP => reduce(&input, &groups, steps, |_, _| 1.0),
+        token::T_STDDEV | token::T_STDVAR => reduce(&input, &groups, steps, |values, _| {
+            let mut var = Variance::default();
+            values.iter().for_each(|&v| var.add(v));
+            if op == token::T_STDDEV {
+                var.stdvar().sqrt()
+            } else {
+                var.stdvar()
+            }
+        }),
+        _ => {
+            return Err(QueryError::exec(format!(
+                "unsupported aggregation {}",
+                a.op
+            )))
+        }
+    };
+    Ok(Evaluated::Vector(series))
+}
+
+/// The group of every input series and each group's output labels.
+struct Groups {
+    labels: Vec<Labels>,
+    members: Vec<Vec<usize>>,
+    /// Whether any member's name is to be dropped: a group keyed by
+    /// `__name__` then drops it too.
+    drop_name: Vec<bool>,
+}
+
+impl Groups {
+    fn new(input: &[Series], modifier: Option<&LabelModifier>) -> Self {
+        let mut index: HashMap<Labels, usize> = HashMap::new();
+        let mut groups = Groups {
+            labels: Vec::new(),
+            members: Vec::new(),
+            drop_name: Vec::new(),
+        };
+        for (i, s) in input.iter().enumerate() {
+            let key = match modifier {
+                Some(LabelModifier::Include(by)) => s.labels.keep_only(&by.labels),
+                Some(LabelModifier::Exclude(without)) => {
+                    let mut l = s.labels.drop_names(&without.labels);
+                    l.remove(METRIC_NAME);
+                    l
+                }
+                None => Labels::new(),
+            };
+            let g = match index.get(&key) {
+                Some(&g) => g,
+                None => {
+                    index.insert(key.clone(), groups.labels.len());
+                    groups.labels.push(key);
+                    groups.members.push(Vec::new());
+                    groups.drop_name.push(false);
+                    groups.labels.len() - 1
+                }
+            };
+            groups.members[g].push(i);
+            groups.drop_name[g] |= s.drop_name;
+        }
+        groups
+    }
+}
+
+/// Aggregations producing one series per group: `f` gets the values of
+/// the group's series present at a step.
+fn reduce(
+    input: &[Series],
+    groups: &Groups,
+    steps: &Steps,
+    mut f: impl FnMut(&mut [f64], usize) -> f64,
+) -> Vec<Series> {
+    let mut values = Vec::new();
+    let mut out = Vec::with_capacity(groups.labels.len());
+    for (g, (labels, members)) in groups.labels.iter().zip(&groups.members).enumerate() {
+        let mut points = vec![None; steps.count];
+        for (step, point) in points.iter_mut().enumerate() {
+            values.clear();
+            values.extend(members.iter().filter_map(|&m| input[m].points[step]));
+            if !values.is_empty() {
+                *point = Some(f(&mut values, step));
+            }
+        }
+        if points.iter().any(Option::is_some) {
+            out.push(Series {
+                labels: labels.clone(),
+                drop_name: groups.drop_name[g],
+                points,
+            });
+        }
+    }
+    out
+}
+
+/// `topk`, `bottomk` and `limitk`: the input series themselves, present at
+/// the steps where they are among the `k` chosen in their group.
+fn select_k(
+    op: token::TokenId,
+    mut input: Vec<Series>,
+    groups: &Groups,
+    k: &[f64],
+    steps: &Steps,
+) -> Vec<Series> {
+    let mut chosen = vec![vec![false; steps.count]; input.len()];
+    let mut candidates: Vec<(usize, f64)> = Vec::new();
+    // For an instant query the output is ordered as Prometheus orders it:
+    // by group, then by rank.
+    let mut order: Vec<usize> = Vec::new();
+    for members in &groups.members {
+        for (step, &k) in k.iter().enumerate() {
+            if k < 1.0 {
+                continue;
+            }
+            candidates.clear();
+            candidates.extend(
+                members
+                    .iter()
+                    .filter_map(|&m| input[m].points[step].map(|v| (m, v))),
+            );
+            let k = (k as usize).min(candidates.len());
+            match op {
+                // NaN ranks below every number for topk, above for bottomk.
+                token::T_TOPK => candidates.sort_by(|a, b| nan_last(a.1, b.1, b.1.total_cmp(&a.1))),
+                token::T_BOTTOMK => {
+                    candidates.sort_by(|a, b| nan_last(a.1, b.1, a.1.total_cmp(&b.1)))
+                }
+                _ => {}
+            }
+            for &(m, _) in &candidates[..k] {
+                chosen[m][step] = true;
+                if steps.count == 1 {
+                    order.push(m);
+                }
+            }
+        }
+    }
+    for (s, chosen) in input.iter_mut().zip(&chosen) {
+        for (point, &c) in s.points.iter_mut().zip(chosen) {
+            if !c {
+                *point = None;
+            }
+        }
+    }
+    if steps.count == 1 {
+        let mut slots: Vec<Option<Series>> = input.into_iter().map(Some).collect();
+        return order.into_iter().filter_map(|m| slots[m].take()).collect();
+    }
+    input.retain(|s| s.points.iter().any(Option::is_some));
+    input
+}
+
+/// `numbers` for two numbers; NaN ranks after every number.
+fn nan_last(a: f64, b: f64, numbers: std::cmp::Ordering) -> std::cmp::Ordering {
+    match (a.is_nan(), b.is_nan()) {
+        (true, true) => std::cmp::Ordering::Equal,
+        (true, false) => std::cmp::Ordering::Greater,
+        (false, true) => std::cmp::Ordering::Less,
+        _ => numbers,
+    }
+}
+
+/// `limit_ratio`: keeps a series when its label hash falls in the ratio's
+/// share of the hash space, the way Prometheus picks, so that `r` and
+/// `-(1 - r)` select complementary sets.
+fn limit_ratio(mut input: Vec<Series>, ratios: &[f64]) -> Vec<Series> {
+    for s in &mut input {
+        let offset = label_hash(&s.labels) as f64 / u64::MAX as f64;
+        for (point, &ratio) in s.points.iter_mut().zip(ratios) {
+            let ratio = ratio.clamp(-1.0, 1.0);
+            let keep = (ratio >= 0.0 && offset < ratio) || (ratio < 0.0 && offset >= 1.0 + ratio);
+            if !keep {
+                *point = None;
+            }
+        }
+    }
+    input.retain(|s| s.points.iter().any(Option::is_some));
+    input
+}
+
+/// Prometheus's `labels.Hash`: xxHash64 over `name 0xff value 0xff …`.
+fn label_hash(labels: &Labels) -> u64 {
+    let mut bytes = Vec::with_capacity(128);
+    for l in labels {
+        bytes.extend_from_slice(l.name.as_bytes());
+        bytes.push(0xff);
+        bytes.extend_from_slice(l.value.as_bytes());
+        bytes.push(0xff);
+    }
+    xxhash_rust::xxh64::xxh64(&bytes, 0)
+}
+
+/// `count_values`: one output series per group and distinct value.
+fn count_values(
+    input: &[Series],
+    groups: &Groups,
+    label: &str,
+    steps: &Steps,
+) -> Result<Vec<Series>, QueryError> {
+    if !is_valid_label_name(label) {
+        return Err(QueryError::exec(format!("invalid label name {label:?}")));
+    }
+    let mut out: Vec<Series> = Vec::new();
+    let mut index: HashMap<(usize, String), usize> = HashMap::new();
+    for (g, members) in groups.members.iter().enumerate() {
+        for &m in members {
+            for (step, point) in input[m].points.iter().enumerate() {
+                let Some(v) = point else { continue };
+                let value = format_go_float(*v);
+                let i = *index.entry((g, value)).or_insert_with_key(|(_, value)| {
+                    let mut labels = groups.labels[g].clone();
+                    labels.set(label, value.as_str());
+                    out.push(Series {
+                        labels,
+                        drop_name: false,
+                        points: vec![None; steps.count],
+                    });
+                    out.len() - 1
+                });
+                let count = out[i].points[step].get_or_insert(0.0);
+                *count += 1.0;
+            }
+        }
+    }
+    Ok(out)
+}
+
+pub(crate) fn is_valid_label_name(name: &str) -> bool {
+    !name.is_empty() && !name.contains(char::is_control)
+}

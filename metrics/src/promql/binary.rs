@@ -1,0 +1,388 @@
+//! Binary operators: arithmetic, comparison (with and without `bool`), the
+//! set operators, and vector matching with `on`/`ignoring` and
+//! `group_left`/`group_right`.
+
+use std::collections::HashMap;
+
+use promql_parser::parser::{
+    token, BinModifier, BinaryExpr, LabelModifier, VectorMatchCardinality,
+};
+
+use super::eval::{is_comparison, Evaluated, Evaluator, Series, Steps};
+use super::labels_out::prometheus_string;
+use super::QueryError;
+use crate::{Labels, METRIC_NAME};
+
+pub(crate) fn eval(ev: &Evaluator, b: &BinaryExpr, steps: &Steps) -> Result<Evaluated, QueryError> {
+    let op = b.op.id();
+    let return_bool = b.return_bool();
+    let lhs = ev.eval(&b.lhs, steps)?;
+    let rhs = ev.eval(&b.rhs, steps)?;
+    match (lhs, rhs) {
+        (Evaluated::Scalar(l), Evaluated::Scalar(r)) => Ok(Evaluated::Scalar(
+            l.into_iter()
+                .zip(r)
+                .map(|(l, r)| {
+                    let (v, keep) = apply(op, l, r);
+                    if is_comparison(op) {
+                        f64::from(u8::from(keep))
+                    } else {
+                        v
+                    }
+                })
+                .collect(),
+        )),
+        (Evaluated::Vector(v), Evaluated::Scalar(s)) => Ok(Evaluated::Vector(vector_scalar(
+            op,
+            v,
+            &s,
+            false,
+            return_bool,
+        ))),
+        (Evaluated::Scalar(s), Evaluated::Vector(v)) => Ok(Evaluated::Vector(vector_scalar(
+            op,
+            v,
+            &s,
+            true,
+            return_bool,
+        ))),
+        (Evaluated::Vector(l), Evaluated::Vector(r)) => {
+            let default_modifier = BinModifier::default();
+            let modifier = b.modifier.as_ref().unwrap_or(&default_modifier);
+            let matching = Matching::new(modifier.matching.as_ref());
+            let series = match op {
+                token::T_LAND => and_unless(l, &r, &matching, steps, true),
+                token::T_LUNLESS => and_unless(l, &r, &matching, steps, false),
+                token::T_LOR => or(l, r, &matching, steps),
+                _ => vector_vector(op, l, r, modifier, &matching, steps)?,
+            };
+            Ok(Evaluated::Vector(series))
+        }
+        (l, r) => Err(QueryError::exec(format!(
+            "operator {} is not defined between {} and {}",
+            b.op,
+            l.type_name(),
+            r.type_name()
+        ))),
+    }
+}
+
+/// Applies an arithmetic or comparison operator: the value, and whether a
+/// comparison holds (always true for arithmetic).
+pub(crate) fn apply(op: token::TokenId, l: f64, r: f64) -> (f64, bool) {
+    match op {
+        token::T_ADD => (l + r, true),
+        token::T_SUB => (l - r, true),
+        token::T_MUL => (l * r, true),
+        token::T_DIV => (l / r, true),
+        token::T_MOD => (l % r, true),
+        token::T_POW => (l.powf(r), true),
+        token::T_ATAN2 => (l.atan2(r), true),
+        token::T_EQLC => (l, l == r),
+        token::T_NEQ => (l, l != r),
+        token::T_GTR => (l, l > r),
+        token::T_LSS => (l, l < r),
+        token::T_GTE => (l, l >= r),
+        token::T_LTE => (l, l <= r),
+        _ => (f64::NAN, false),
+    }
+}
+
+fn vector_scalar(
+    op: token::TokenId,
+    mut series: Vec<Series>,
+    scalar: &[f64],
+    scalar_on_left: bool,
+    return_bool: bool,
+) -> Vec<Series> {
+    let comparison = is_comparison(op);
+    for s in &mut series {
+        for (point, &sv) in s.points.iter_mut().zip(scalar) {
+            let Some(v) = *point else { continue };
+            let (l, r) = if scalar_on_left { (sv, v) } else { (v, sv) };
+            let (mut result, keep) = apply(op, l, r);
+            // A comparison keeps the vector's value, whichever side it is on.
+            if comparison {
+                result = v;
+            }
+            *point = if return_bool {
+                Some(f64::from(u8::from(keep)))
+            } else if keep {
+                Some(result)
+            } else {
+                None
+            };
+        }
+        s.drop_name |= !comparison || return_bool;
+    }
+    series.retain(|s| s.points.iter().any(Option::is_some));
+    series
+}
+
+/// How two vectors' series are matched: the labels that make up a series'
+/// match signature.
+struct Matching<'a> {
+    on: bool,
+    names: &'a [String],
+}
+
+impl<'a> Matching<'a> {
+    fn new(modifier: Option<&'a LabelModifier>) -> Self {
+        match modifier {
+            Some(LabelModifier::Include(l)) => Matching {
+                on: true,
+                names: &l.labels,
+            },
+            Some(LabelModifier::Exclude(l)) => Matching {
+                on: false,
+                names: &l.labels,
+            },
+            None => Matching {
+                on: false,
+                names: &[],
+            },
+        }
+    }
+
+    /// The match signature: the `on` labels' values, or every label but the
+    /// `ignoring` ones and the metric name.
+    fn signature(&self, labels: &Labels) -> String {
+        let mut sig = String::new();
+        if self.on {
+            for name in self.names {
+                sig.push_str(labels.get(name).unwrap_or(""));
+                sig.push('\u{ff}');
+            }
+        } else {
+            for l in labels {
+                if l.name != METRIC_NAME && !self.names.contains(&l.name) {
+                    sig.push_str(&l.name);
+                    sig.push('\u{fe}');
+                    sig.push_str(&l.value);
+                    sig.push('\u{ff}');
+                }
+            }
+        }
+        sig
+    }
+
+    /// The labels the signature is made of, for error messages.
+    fn matched_labels(&self, labels: &Labels) -> Labels {
+        if self.on {
+            labels.keep_only(self.names)
+        } else {
+            let mut kept = labels.drop_names(self.names);
+            kept.remove(METRIC_NAME);
+            kept
+        }
+    }
+}
+
+/// `and` keeps left series where the right has a match at that step;
+/// `unless` keeps them where it has none.
+fn and_unless(
+    mut lhs: Vec<Series>,
+    rhs: &[Series],
+    matching: &Matching,
+    steps: &Steps,
+    keep_matched: bool,
+) -> Vec<Series> {
+    let mut present: HashMap<String, Vec<bool>> = HashMap::new();
+    for s in rhs {
+        let entry = present
+            .entry(matching.signature(&s.labels))
+            .or_insert_with(|| vec![false; steps.count]);
+        for (e, p) in entry.iter_mut().zip(&s.points) {
+            *e |= p.is_some();
+        }
+    }
+    for s in &mut lhs {
+        let matched = present.get(&matching.signature(&s.labels));
+        for (i, point) in s.points.iter_mut().enumerate() {
+            let has_match = matched.is_some_and(|m| m[i]);
+            if has_match != keep_matched {
+                *point = None;
+            }
+        }
+    }
+    lhs.retain(|s| s.points.iter().any(Option::is_some));
+    lhs
+}
+
+/// `or`: every left series, plus right series at steps where no left series
+/// has the same signature.
+fn or(mut lhs: Vec<Series>, rhs: Vec<Series>, matching: &Matching, steps: &Steps) -> Vec<Series> {
+    let mut present: HashMap<String, Vec<bool>> = HashMap::new();
+    for s in &lhs {
+        let entry = present
+            .entry(matching.signature(&s.labels))
+            .or_insert_with(|| vec![false; steps.count]);
+        for (e, p) in entry.iter_mut().zip(&s.points) {
+            *e |= p.is_some();
+        }
+    }
+    for mut s in rhs {
+        if let Some(taken) = present.get(&matching.signature(&s.labels)) {
+            for (point, &t) in s.points.iter_mut().zip(taken) {
+                if t {
+                    *point = None;
+                }
+            }
+        }
+        if s.points.iter().any(Option::is_some) {
+            lhs.push(s);
+        }
+    }
+    lhs
+}
+
+/// Arithmetic and comparison between two vectors.
+fn vector_vector(
+    op: token::TokenId,
+    lhs: Vec<Series>,
+    rhs: Vec<Series>,
+    modifier: &BinModifier,
+    matching: &Matching,
+    steps: &Steps,
+) -> Result<Vec<Series>, QueryError> {
+    let (include, one_to_many) = match &modifier.card {
+        VectorMatchCardinality::OneToOne => (None, false),
+        VectorMatchCardinality::ManyToOne(l) => (Some(&l.labels), false),
+        VectorMatchCardinality::OneToMany(l) => (Some(&l.labels), true),
+        VectorMatchCardinality::ManyToMany => {
+            return Err(QueryError::exec(
+                "many-to-many only allowed for set operators",
+            ))
+        }
+    };
+    let grouped = include.is_some();
+    // The "one" side is hashed; the "many" side is walked.
+    let (many, one) = if one_to_many { (rhs, lhs) } else { (lhs, rhs) };
+    let one_side = if one_to_many { "left" } else { "right" };
+
+    let mut groups: HashMap<String, usize> = HashMap::new();
+    let mut group_members: Vec<Vec<usize>> = Vec::new();
+    for (i, s) in one.iter().enumerate() {
+        let next = groups.len();
+        let g = *groups.entry(matching.signature(&s.labels)).or_insert(next);
+        if g == group_members.len() {
+            group_members.push(Vec::new());
+        }
+        group_members[g].push(i);
+    }
+    let many_groups: Vec<Option<usize>> = many
+        .iter()
+        .map(|s| groups.get(&matching.signature(&s.labels)).copied())
+        .collect();
+
+    let comparison = is_comparison(op);
+    let return_bool = modifier.return_bool;
+    let mut out: Vec<Series> = Vec::new();
+    let mut out_index: HashMap<(usize, usize), usize> = HashMap::new();
+    let mut out_by_labels: HashMap<Labels, usize> = HashMap::new();
+    // Per step: the one-side member present in each group, and what each
+    // group has already produced (to catch ambiguous matches).
+    let mut one_present: Vec<Option<usize>> = vec![None; group_members.len()];
+    let mut matched: Vec<Vec<usize>> = vec![Vec::new(); group_members.len()];
+    for step in 0..steps.count {
+        for (g, members) in group_members.iter().enumerate() {
+            one_present[g] = None;
+            matched[g].clear();
+            for &m in members {
+                if one[m].points[step].is_none() {
+                    continue;
+                }
+                if let Some(previous) = one_present[g] {
+                    let mut pair = [
+                        prometheus_string(&one[previous].labels),
+                        prometheus_string(&one[m].labels),
+                    ];
+                    pair.sort();
+                    return Err(QueryError::exec(format!(
+                        "found duplicate series for the match group {} on the {one_side} hand-side of the operation: [{}, {}];many-to-many matching not allowed: matching labels must be unique on one side",
+                        prometheus_string(&matching.matched_labels(&one[m].labels)),
+                        pair[0],
+                        pair[1]
+                    )));
+                }
+                one_present[g] = Some(m);
+            }
+        }
+        for (mi, ms) in many.iter().enumerate() {
+            let (Some(mv), Some(g)) = (ms.points[step], many_groups[mi]) else {
+                continue;
+            };
+            let Some(oi) = one_present[g] else { continue };
+            let Some(ov) = one[oi].points[step] else {
+                continue;
+            };
+            // One-to-one matching is checked before filtering, so that an
+            // ambiguous match is an error whatever the values.
+            if !grouped {
+                if !matched[g].is_empty() {
+                    return Err(QueryError::exec(
+                        "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)",
+                    ));
+                }
+                matched[g].push(mi);
+            }
+            let (l, r) = if one_to_many { (ov, mv) } else { (mv, ov) };
+            let (value, keep) = apply(op, l, r);
+            let value = if return_bool {
+                f64::from(u8::from(keep))
+            } else if keep {
+                value
+            } else {
+                continue;
+            };
+            let out_i = match out_index.get(&(mi, oi)) {
+                Some(&i) => i,
+                None => {
+                    let labels = result_labels(&ms.labels, &one[oi].labels, matching, include);
+                    let i = *out_by_labels.entry(labels.clone()).or_insert_with(|| {
+                        out.push(Series {
+                            labels,
+                            drop_name: !comparison || return_bool,
+                            points: vec![None; steps.count],
+                        });
+                        out.len() - 1
+                    });
+                    out_index.insert((mi, oi), i);
+                    i
+                }
+            };
+            if grouped {
+                if matched[g].contains(&out_i) {
+                    return Err(QueryError::exec(
+                        "multiple matches for labels: grouping labels must ensure unique matches",
+                    ));
+                }
+                matched[g].push(out_i);
+            }
+            out[out_i].points[step] = Some(value);
+        }
+    }
+    Ok(out)
+}
+
+/// The labels of a matched pair: the "many" side's labels, reduced to the
+/// `on` labels (or without the `ignoring` ones) for one-to-one matching,
+/// plus the `group_left`/`group_right` labels copied from the "one" side.
+fn result_labels(
+    many: &Labels,
+    one: &Labels,
+    matching: &Matching,
+    include: Option<&Vec<String>>,
+) -> Labels {
+    let mut labels = match include {
+        None if matching.on => many.keep_only(matching.names),
+        None => many.drop_names(matching.names),
+        Some(_) => many.clone(),
+    };
+    if let Some(include) = include {
+        for name in include {
+            labels.set(name.as_str(), one.get(name).unwrap_or(""));
+        }
+    }
+    labels
+}

@@ -1,0 +1,296 @@
+//! The evaluator: walks the parsed expression once for all steps of a query.
+//!
+//! Every node evaluates to an [`Evaluated`] covering every step: a scalar is
+//! one value per step, an instant vector is a list of [`Series`] with an
+//! optional value per step. Labels are handled once per series.
+
+use promql_parser::parser::{token, AtModifier, Expr, Offset};
+
+use super::selector::{self, Windows};
+use super::{aggregate, binary, functions, QueryError};
+use crate::{Labels, Queryable, Sample};
+
+/// Subqueries without a step use this resolution, as Prometheus does with
+/// its default global evaluation interval.
+pub(crate) const DEFAULT_SUBQUERY_STEP_MS: i64 = 60_000;
+
+/// The evaluation times: `count` steps from `start`, `step` apart.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Steps {
+    pub start: i64,
+    pub step: i64,
+    pub count: usize,
+}
+
+impl Steps {
+    pub fn instant(t: i64) -> Steps {
+        Steps {
+            start: t,
+            step: 1,
+            count: 1,
+        }
+    }
+
+    /// `start`, `start + step`, … up to and including `end` when aligned.
+    pub fn range(start: i64, end: i64, step: i64) -> Steps {
+        Steps {
+            start,
+            step,
+            count: ((end - start) / step) as usize + 1,
+        }
+    }
+
+    pub fn time(&self, i: usize) -> i64 {
+        self.start + i as i64 * self.step
+    }
+}
+
+/// One series of an instant vector over all steps.
+#[derive(Debug, Clone)]
+pub(crate) struct Series {
+    pub labels: Labels,
+    /// Set when an operation dropped the metric name: `__name__` is removed
+    /// when the result is returned (Prometheus's delayed name removal).
+    pub drop_name: bool,
+    /// One entry per step; `None` where the series has no value.
+    pub points: Vec<Option<f64>>,
+}
+
+/// One series of a range vector.
+#[derive(Debug, Clone)]
+pub(crate) struct SampleSeries {
+    pub labels: Labels,
+    pub drop_name: bool,
+    pub samples: Vec<Sample>,
+}
+
+#[derive(Debug)]
+pub(crate) enum Evaluated {
+    Scalar(Vec<f64>),
+    String(String),
+    Vector(Vec<Series>),
+    /// Only at the top of an instant query (`foo[5m]`, a subquery).
+    Matrix(Vec<SampleSeries>),
+}
+
+impl Evaluated {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Evaluated::Scalar(_) => "scalar",
+            Evaluated::String(_) => "string",
+            Evaluated::Vector(_) => "instant vector",
+            Evaluated::Matrix(_) => "range vector",
+        }
+    }
+}
+
+pub(crate) struct Evaluator<'a> {
+    pub db: &'a dyn Queryable,
+    pub lookback_ms: i64,
+    /// The top-level query's start and end, for `@ start()` and `@ end()`.
+    pub query_start: i64,
+    pub query_end: i64,
+}
+
+impl<'a> Evaluator<'a> {
+    pub fn new(db: &'a dyn Queryable, lookback_ms: i64, query_start: i64, query_end: i64) -> Self {
+        Evaluator {
+            db,
+            lookback_ms,
+            query_start,
+            query_end,
+        }
+    }
+
+    pub fn eval(&self, expr: &Expr, steps: &Steps) -> Result<Evaluated, QueryError> {
+        match expr {
+            Expr::NumberLiteral(n) => Ok(Evaluated::Scalar(vec![n.val; steps.count])),
+            Expr::StringLiteral(s) => Ok(Evaluated::String(s.val.clone())),
+            Expr::Paren(p) => self.eval(&p.expr, steps),
+            Expr::Unary(u) => match self.eval(&u.expr, steps)? {
+                Evaluated::Scalar(values) => {
+                    Ok(Evaluated::Scalar(values.into_iter().map(|v| -v).collect()))
+                }
+                Evaluated::Vector(mut series) => {
+                    for s in &mut series {
+                        s.drop_name = true;
+                        for v in s.points.iter_mut().flatten() {
+                            *v = -*v;
+                        }
+                    }
+                    Ok(Evaluated::Vector(series))
+                }
+                other => Err(QueryError::exec(format!(
+                    "unary minus needs a scalar or an instant vector, got {}",
+                    other.type_name()
+                ))),
+            },
+            Expr::VectorSelector(vs) => Ok(Evaluated::Vector(selector::instant_vector(
+                self, vs, steps, false,
+            ))),
+            Expr::MatrixSelector(_) | Expr::Subquery(_) => {
+                if steps.count != 1 {
+                    return Err(QueryError::exec(
+                        "a range vector can only be returned by an instant query",
+                    ));
+                }
+                let windows = self.eval_windows(expr, steps)?;
+                Ok(Evaluated::Matrix(windows.into_matrix()))
+            }
+            Expr::Binary(b) => binary::eval(self, b, steps),
+            Expr::Aggregate(a) => aggregate::eval(self, a, steps),
+            Expr::Call(c) => functions::eval(self, c, steps),
+            Expr::Extension(_) => Err(QueryError::exec("extension expressions are not supported")),
+        }
+    }
+
+    /// Evaluates an expression that must be an instant vector.
+    pub fn eval_vector(&self, expr: &Expr, steps: &Steps) -> Result<Vec<Series>, QueryError> {
+        match self.eval(expr, steps)? {
+            Evaluated::Vector(series) => Ok(series),
+            other => Err(QueryError::exec(format!(
+                "expected an instant vector, got {}",
+                other.type_name()
+            ))),
+        }
+    }
+
+    /// Evaluates an expression that must be a scalar: one value per step.
+    pub fn eval_scalar(&self, expr: &Expr, steps: &Steps) -> Result<Vec<f64>, QueryError> {
+        match self.eval(expr, steps)? {
+            Evaluated::Scalar(values) => Ok(values),
+            other => Err(QueryError::exec(format!(
+                "expected a scalar, got {}",
+                other.type_name()
+            ))),
+        }
+    }
+
+    pub fn eval_string(&self, expr: &Expr, steps: &Steps) -> Result<String, QueryError> {
+        match self.eval(expr, steps)? {
+            Evaluated::String(s) => Ok(s),
+            other => Err(QueryError::exec(format!(
+                "expected a string, got {}",
+                other.type_name()
+            ))),
+        }
+    }
+
+    /// Evaluates a range-vector argument (a matrix selector or a subquery,
+    /// possibly in parentheses) into per-step windows.
+    pub fn eval_windows(&self, expr: &Expr, steps: &Steps) -> Result<Windows, QueryError> {
+        match expr {
+            Expr::Paren(p) => self.eval_windows(&p.expr, steps),
+            Expr::MatrixSelector(ms) => Ok(selector::matrix(self, ms, steps)),
+            Expr::Subquery(sq) => {
+                let range = duration_ms(&sq.range);
+                let ends = self.reference_times(steps, sq.at.as_ref(), sq.offset.as_ref());
+                let step = sq
+                    .step
+                    .as_ref()
+                    .map(duration_ms)
+                    .unwrap_or(DEFAULT_SUBQUERY_STEP_MS);
+                if step <= 0 {
+                    return Err(QueryError::exec("subquery step must be positive"));
+                }
+                let (lo, hi) = (ends[0] - range, ends[ends.len() - 1]);
+                // Inner steps sit on multiples of the step, strictly after
+                // the window start (windows are left-open).
+                let first = lo.div_euclid(step) * step + step;
+                let series = if first > hi {
+                    Vec::new()
+                } else {
+                    let inner = Steps::range(first, hi, step);
+                    let evaluated = self.eval_vector(&sq.expr, &inner)?;
+                    evaluated
+                        .into_iter()
+                        .map(|s| SampleSeries {
+                            samples: s
+                                .points
+                                .iter()
+                                .enumerate()
+                                .filter_map(|(i, p)| {
+                                    p.map(|v| Sample {
+                                        t: inner.time(i),
+                                        v,
+                                    })
+                                })
+                                .collect(),
+                            labels: s.labels,
+                            drop_name: s.drop_name,
+                        })
+                        .filter(|s| !s.samples.is_empty())
+                        .collect()
+                };
+                Ok(Windows {
+                    series,
+                    range_ms: range,
+                    ends,
+                })
+            }
+            other => Err(QueryError::exec(format!(
+                "expected a range vector, got {}",
+                other.value_type()
+            ))),
+        }
+    }
+
+    /// The time each step reads data at, after `@` and `offset`.
+    pub fn reference_times(
+        &self,
+        steps: &Steps,
+        at: Option<&AtModifier>,
+        offset: Option<&Offset>,
+    ) -> Vec<i64> {
+        let offset = offset.map(offset_ms).unwrap_or(0);
+        let fixed = at.map(|at| match at {
+            AtModifier::Start => self.query_start,
+            AtModifier::End => self.query_end,
+            AtModifier::At(t) => system_time_ms(t),
+        });
+        (0..steps.count)
+            .map(|i| fixed.unwrap_or_else(|| steps.time(i)) - offset)
+            .collect()
+    }
+}
+
+impl Windows {
+    /// The samples of each window as a plain matrix (instant queries only).
+    fn into_matrix(self) -> Vec<SampleSeries> {
+        let end = self.ends[0];
+        let start = end - self.range_ms;
+        self.series
+            .into_iter()
+            .filter_map(|mut s| {
+                s.samples.retain(|p| p.t > start && p.t <= end);
+                (!s.samples.is_empty()).then_some(s)
+            })
+            .collect()
+    }
+}
+
+pub(crate) fn duration_ms(d: &std::time::Duration) -> i64 {
+    d.as_millis() as i64
+}
+
+fn offset_ms(offset: &Offset) -> i64 {
+    match offset {
+        Offset::Pos(d) => duration_ms(d),
+        Offset::Neg(d) => -duration_ms(d),
+    }
+}
+
+fn system_time_ms(t: &std::time::SystemTime) -> i64 {
+    match t.duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => duration_ms(&d),
+        Err(before) => -duration_ms(&before.duration()),
+    }
+}
+
+/// Whether a binary operator token is a comparison.
+pub(crate) fn is_comparison(op: token::TokenId) -> bool {
+    matches!(
+        op,
+        token::T_EQLC | token::T_NEQ | token::T_LTE | token::T_LSS | token::T_GTE | token::T_GTR
+    )
+}

@@ -1,0 +1,141 @@
+//! `histogram_quantile` over classic histograms: `_bucket` series told
+//! apart by their `le` label.
+
+use std::collections::HashMap;
+
+use super::eval::{Series, Steps};
+use super::math::almost_equal;
+use crate::Labels;
+
+const BUCKET_LABEL: &str = "le";
+/// Bucket counts this close are taken as equal: float noise from `rate`.
+const SMALL_DELTA_TOLERANCE: f64 = 1e-12;
+
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    upper_bound: f64,
+    count: f64,
+}
+
+/// One output series per set of buckets (the labels without `le`), with
+/// the `q` quantile at each step. Series without a parsable `le` are
+/// ignored, as in Prometheus.
+pub(crate) fn histogram_quantile(q: &[f64], input: Vec<Series>, steps: &Steps) -> Vec<Series> {
+    let mut index: HashMap<Labels, usize> = HashMap::new();
+    let mut groups: Vec<(Labels, Vec<(f64, Series)>)> = Vec::new();
+    for mut s in input {
+        let Some(upper_bound) = s.labels.get(BUCKET_LABEL).and_then(parse_bound) else {
+            continue;
+        };
+        s.labels.remove(BUCKET_LABEL);
+        let g = *index.entry(s.labels.clone()).or_insert_with(|| {
+            groups.push((s.labels.clone(), Vec::new()));
+            groups.len() - 1
+        });
+        groups[g].1.push((upper_bound, s));
+    }
+    let mut buckets = Vec::new();
+    let mut out = Vec::with_capacity(groups.len());
+    for (labels, members) in groups {
+        let mut points = vec![None; steps.count];
+        for (step, point) in points.iter_mut().enumerate() {
+            buckets.clear();
+            buckets.extend(members.iter().filter_map(|(upper_bound, s)| {
+                s.points[step].map(|count| Bucket {
+                    upper_bound: *upper_bound,
+                    count,
+                })
+            }));
+            if !buckets.is_empty() {
+                *point = Some(bucket_quantile(q[step], &mut buckets));
+            }
+        }
+        if points.iter().any(Option::is_some) {
+            out.push(Series {
+                labels,
+                drop_name: true,
+                points,
+            });
+        }
+    }
+    out
+}
+
+fn parse_bound(le: &str) -> Option<f64> {
+    le.trim().parse().ok()
+}
+
+/// The quantile by linear interpolation within the bucket the rank falls
+/// in; the lowest bucket starts at 0 unless its bound is negative.
+fn bucket_quantile(q: f64, buckets: &mut Vec<Bucket>) -> f64 {
+    if q.is_nan() {
+        return f64::NAN;
+    }
+    if q < 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    if q > 1.0 {
+        return f64::INFINITY;
+    }
+    buckets.sort_by(|a, b| a.upper_bound.total_cmp(&b.upper_bound));
+    if buckets
+        .last()
+        .is_none_or(|b| b.upper_bound != f64::INFINITY)
+    {
+        return f64::NAN;
+    }
+    coalesce(buckets);
+    ensure_monotonic(buckets);
+    if buckets.len() < 2 {
+        return f64::NAN;
+    }
+    let observations = buckets[buckets.len() - 1].count;
+    if observations == 0.0 {
+        return f64::NAN;
+    }
+    let mut rank = q * observations;
+    let b = buckets[..buckets.len() - 1].partition_point(|b| b.count < rank);
+    if b == buckets.len() - 1 {
+        return buckets[buckets.len() - 2].upper_bound;
+    }
+    if b == 0 && buckets[0].upper_bound <= 0.0 {
+        return buckets[0].upper_bound;
+    }
+    let mut bucket_start = 0.0;
+    let bucket_end = buckets[b].upper_bound;
+    let mut count = buckets[b].count;
+    if b > 0 {
+        bucket_start = buckets[b - 1].upper_bound;
+        count -= buckets[b - 1].count;
+        rank -= buckets[b - 1].count;
+    }
+    bucket_start + (bucket_end - bucket_start) * (rank / count)
+}
+
+/// Merges buckets with the same bound (e.g. `le="1"` and `le="1.0"`).
+fn coalesce(buckets: &mut Vec<Bucket>) {
+    buckets.dedup_by(|next, kept| {
+        if next.upper_bound == kept.upper_bound {
+            kept.count += next.count;
+            true
+        } else {
+            false
+        }
+    });
+}
+
+/// Counts must not decrease with the bound; float noise and real decreases
+/// (from scrapes of buckets at slightly different times) are flattened.
+fn ensure_monotonic(buckets: &mut [Bucket]) {
+    let mut previous = buckets[0].count;
+    for b in &mut buckets[1..] {
+        if b.count == previous {
+            continue;
+        }
+        if almost_equal(previous, b.count, SMALL_DELTA_TOLERANCE) || b.count < previous {
+            b.count = previous;
+            continue;
+        }
+        previous = b.count;
+    }
+}

@@ -1,0 +1,281 @@
+//! Functions over range vectors: `rate` and friends and the `*_over_time`
+//! family. Each is computed per series over the window of every step.
+
+use super::eval::{Series, Steps};
+use super::math::{kahan_sum_inc, quantile, KahanSum, Mean, Variance};
+use super::selector::Windows;
+use super::QueryError;
+use crate::Sample;
+
+/// What a function sees of one window besides its samples.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Window {
+    /// Exclusive start and inclusive end of the window, in milliseconds.
+    pub start: i64,
+    pub end: i64,
+    /// The step's evaluation time.
+    pub eval_time: i64,
+    pub step: usize,
+}
+
+/// Applies `f` to every non-empty window of every series. The name is
+/// dropped unless `keeps_name`.
+pub(crate) fn map_windows(
+    windows: Windows,
+    steps: &Steps,
+    keeps_name: bool,
+    mut f: impl FnMut(&[Sample], Window) -> Option<f64>,
+) -> Vec<Series> {
+    let Windows {
+        series,
+        range_ms,
+        ends,
+    } = windows;
+    let mut out = Vec::with_capacity(series.len());
+    for s in series {
+        let mut points = vec![None; steps.count];
+        for_each_window(&ends, range_ms, &s.samples, |step, samples| {
+            if samples.is_empty() {
+                return;
+            }
+            let window = Window {
+                start: ends[step] - range_ms,
+                end: ends[step],
+                eval_time: steps.time(step),
+                step,
+            };
+            points[step] = f(samples, window);
+        });
+        if points.iter().any(Option::is_some) {
+            out.push(Series {
+                labels: s.labels,
+                drop_name: s.drop_name || !keeps_name,
+                points,
+            });
+        }
+    }
+    out
+}
+
+/// Calls `f` with the samples of `samples` inside each window
+/// `(end - range_ms, end]`; the ends never decrease, so two cursors do.
+pub(crate) fn for_each_window<'s>(
+    ends: &[i64],
+    range_ms: i64,
+    samples: &'s [Sample],
+    mut f: impl FnMut(usize, &'s [Sample]),
+) {
+    let (mut lo, mut hi) = (0, 0);
+    for (step, &end) in ends.iter().enumerate() {
+        let start = end - range_ms;
+        while hi < samples.len() && samples[hi].t <= end {
+            hi += 1;
+        }
+        while lo < hi && samples[lo].t <= start {
+            lo += 1;
+        }
+        f(step, &samples[lo..hi]);
+    }
+}
+
+/// The per-window computation of a range function, by name. `scalar` is
+/// the extra scalar argument (`predict_linear`'s duration,
+/// `quantile_over_time`'s quantile), one per step.
+pub(crate) fn compute(
+    name: &str,
+    windows: Windows,
+    steps: &Steps,
+    scalar: Option<&[f64]>,
+) -> Result<Vec<Series>, QueryError> {
+    let range_s = windows.range_ms as f64 / 1000.0;
+    let scalar_at = |step: usize| scalar.map_or(f64::NAN, |s| s[step]);
+    let out = match name {
+        "rate" => map_windows(windows, steps, false, |s, w| {
+            extrapolated_delta(s, w, true).map(|d| d / range_s)
+        }),
+        "increase" => map_windows(windows, steps, false, |s, w| extrapolated_delta(s, w, true)),
+        "delta" => map_windows(windows, steps, false, |s, w| {
+            extrapolated_delta(s, w, false)
+        }),
+        "irate" => map_windows(windows, steps, false, |s, _| instant_delta(s, true)),
+        "idelta" => map_windows(windows, steps, false, |s, _| instant_delta(s, false)),
+        "deriv" => map_windows(windows, steps, false, |s, _| {
+            (s.len() >= 2).then(|| linear_regression(s, s[0].t).0)
+        }),
+        "predict_linear" => map_windows(windows, steps, false, |s, w| {
+            (s.len() >= 2).then(|| {
+                let (slope, intercept) = linear_regression(s, w.eval_time);
+                slope * scalar_at(w.step) + intercept
+            })
+        }),
+        "resets" => map_windows(windows, steps, false, |s, _| {
+            Some(s.windows(2).filter(|p| p[1].v < p[0].v).count() as f64)
+        }),
+        "changes" => map_windows(windows, steps, false, |s, _| {
+            Some(
+                s.windows(2)
+                    .filter(|p| !(p[1].v == p[0].v || (p[1].v.is_nan() && p[0].v.is_nan())))
+                    .count() as f64,
+            )
+        }),
+        "avg_over_time" => map_windows(windows, steps, false, |s, _| {
+            let mut mean = Mean::default();
+            s.iter().for_each(|p| mean.add(p.v));
+            Some(mean.value())
+        }),
+        "sum_over_time" => map_windows(windows, steps, false, |s, _| {
+            let mut sum = KahanSum::default();
+            s.iter().for_each(|p| sum.add(p.v));
+            Some(sum.value())
+        }),
+        "min_over_time" => map_windows(windows, steps, false, |s, _| {
+            s.iter()
+                .map(|p| p.v)
+                .reduce(|m, v| if v < m || m.is_nan() { v } else { m })
+        }),
+        "max_over_time" => map_windows(windows, steps, false, |s, _| {
+            s.iter()
+                .map(|p| p.v)
+                .reduce(|m, v| if v > m || m.is_nan() { v } else { m })
+        }),
+        "count_over_time" => map_windows(windows, steps, false, |s, _| Some(s.len() as f64)),
+        "present_over_time" => map_windows(windows, steps, false, |_, _| Some(1.0)),
+        "last_over_time" => map_windows(windows, steps, true, |s, _| s.last().map(|p| p.v)),
+        "first_over_time" => map_windows(windows, steps, true, |s, _| s.first().map(|p| p.v)),
+        "stddev_over_time" | "stdvar_over_time" => {
+            let stddev = name == "stddev_over_time";
+            map_windows(windows, steps, false, |s, _| {
+                let mut var = Variance::default();
+                s.iter().for_each(|p| var.add(p.v));
+                Some(if stddev {
+                    var.stdvar().sqrt()
+                } else {
+                    var.stdvar()
+                })
+            })
+        }
+        "quantile_over_time" => {
+            let mut values = Vec::new();
+            map_windows(windows, steps, false, |s, w| {
+                values.clear();
+                values.extend(s.iter().map(|p| p.v));
+                Some(quantile(scalar_at(w.step), &mut values))
+            })
+        }
+        "mad_over_time" => {
+            let mut values = Vec::new();
+            map_windows(windows, steps, false, |s, _| {
+                values.clear();
+                values.extend(s.iter().map(|p| p.v));
+                if values.iter().any(|v| v.is_nan()) {
+                    return Some(f64::NAN);
+                }
+                let median = quantile(0.5, &mut values);
+                for v in &mut values {
+                    *v = (*v - median).abs();
+                }
+                Some(quantile(0.5, &mut values))
+            })
+        }
+        other => {
+            return Err(QueryError::exec(format!(
+                "function {other} is not supported"
+            )))
+        }
+    };
+    Ok(out)
+}
+
+/// `rate`/`increase` (counter) and `delta` (gauge): the change over the
+/// window, extrapolated towards the window's edges as Prometheus does:
+/// all the way when the first/last sample is within 110% of the average
+/// sample interval of the edge, else by half an interval; a counter is
+/// never extrapolated below zero.
+fn extrapolated_delta(samples: &[Sample], w: Window, is_counter: bool) -> Option<f64> {
+    if samples.len() < 2 {
+        return None;
+    }
+    let first = samples[0];
+    let last = samples[samples.len() - 1];
+    let mut result = last.v - first.v;
+    if is_counter {
+        let mut previous = first.v;
+        for p in &samples[1..] {
+            if p.v < previous {
+                result += previous;
+            }
+            previous = p.v;
+        }
+    }
+    let mut to_start = (first.t - w.start) as f64 / 1000.0;
+    let mut to_end = (w.end - last.t) as f64 / 1000.0;
+    let sampled = (last.t - first.t) as f64 / 1000.0;
+    let average_interval = sampled / (samples.len() - 1) as f64;
+    let threshold = average_interval * 1.1;
+    if to_start >= threshold {
+        to_start = average_interval / 2.0;
+    }
+    if is_counter && result > 0.0 && first.v >= 0.0 {
+        let to_zero = sampled * (first.v / result);
+        if to_zero < to_start {
+            to_start = to_zero;
+        }
+    }
+    if to_end >= threshold {
+        to_end = average_interval / 2.0;
+    }
+    Some(result * (sampled + to_start + to_end) / sampled)
+}
+
+/// `irate` and `idelta`: from the last two samples.
+fn instant_delta(samples: &[Sample], is_rate: bool) -> Option<f64> {
+    let [previous, last] = samples.get(samples.len().checked_sub(2)?..)? else {
+        return None;
+    };
+    let change = if is_rate && last.v < previous.v {
+        last.v
+    } else {
+        last.v - previous.v
+    };
+    let interval = last.t - previous.t;
+    if interval == 0 {
+        return None;
+    }
+    Some(if is_rate {
+        change / (interval as f64 / 1000.0)
+    } else {
+        change
+    })
+}
+
+/// Least-squares fit with x in seconds relative to `intercept_time`:
+/// returns (slope, intercept).
+fn linear_regression(samples: &[Sample], intercept_time: i64) -> (f64, f64) {
+    let (mut n, mut sum_x, mut c_x, mut sum_y, mut c_y) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    let (mut sum_xy, mut c_xy, mut sum_x2, mut c_x2) = (0.0, 0.0, 0.0, 0.0);
+    let init_y = samples[0].v;
+    let mut const_y = true;
+    for (i, p) in samples.iter().enumerate() {
+        if const_y && i > 0 && p.v != init_y {
+            const_y = false;
+        }
+        n += 1.0;
+        let x = (p.t - intercept_time) as f64 / 1000.0;
+        (sum_x, c_x) = kahan_sum_inc(x, sum_x, c_x);
+        (sum_y, c_y) = kahan_sum_inc(p.v, sum_y, c_y);
+        (sum_xy, c_xy) = kahan_sum_inc(x * p.v, sum_xy, c_xy);
+        (sum_x2, c_x2) = kahan_sum_inc(x * x, sum_x2, c_x2);
+    }
+    if const_y {
+        if init_y.is_infinite() {
+            return (f64::NAN, f64::NAN);
+        }
+        return (0.0, init_y);
+    }
+    let (sum_x, sum_y, sum_xy, sum_x2) = (sum_x + c_x, sum_y + c_y, sum_xy + c_xy, sum_x2 + c_x2);
+    let cov_xy = sum_xy - sum_x * sum_y / n;
+    let var_x = sum_x2 - sum_x * sum_x / n;
+    let slope = cov_xy / var_x;
+    let intercept = sum_y / n - slope * sum_x / n;
+    (slope, intercept)
+}

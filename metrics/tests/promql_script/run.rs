@@ -1,0 +1,383 @@
+//! Runs parsed test scripts against our engine over a real `SeriesStore`.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use opsdeck_metrics::promql::{Engine, Query, QueryError, RangeSeries, Value};
+use opsdeck_metrics::{
+    Labels, Matcher, Queryable, SeriesSamples, SeriesStore, StoreConfig, METRIC_NAME,
+};
+
+use super::parse::{Command, Eval, EvalKind, Expected, Load, MessageMatch, Point};
+
+/// Why a statement was not run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SkipReason {
+    /// Reads or expects native histograms (incl. `load_with_nhcb`).
+    NativeHistograms,
+    /// Uses a feature out of scope (see `OUT_OF_SCOPE_FUNCTIONS`).
+    Experimental,
+    /// The expression does not parse with promql-parser although
+    /// Prometheus accepts it.
+    ParserGap,
+}
+
+#[derive(Debug, Default)]
+pub struct FileReport {
+    pub passed: usize,
+    /// Failed statements by line, with what went wrong.
+    pub failed: Vec<(usize, String)>,
+    pub skipped: Vec<(SkipReason, usize, String)>,
+    /// Statements whose warn/info expectations were not checked: the engine
+    /// does not produce annotations.
+    pub annotations_unchecked: usize,
+}
+
+/// Functions of experimental features that are out of scope.
+const OUT_OF_SCOPE_FUNCTIONS: &[&str] = &[
+    "info(",
+    "histogram_count(",
+    "histogram_sum(",
+    "histogram_avg(",
+    "histogram_fraction(",
+    "histogram_stddev(",
+    "histogram_stdvar(",
+    "histogram_quantiles(",
+    "double_exponential_smoothing(",
+    "holt_winters(",
+    "ts_of_",
+    "start_timestamp(",
+    "step()",
+    "range()",
+    "start()",
+    "end()",
+    "min_of(",
+    "max_of(",
+    "integral(",
+];
+
+/// Wraps the store to notice queries that read series we could not load
+/// (native histograms), so those statements are skipped, not failed.
+struct Db {
+    store: SeriesStore,
+    histograms: Vec<Labels>,
+    read_histogram: AtomicBool,
+}
+
+impl Db {
+    fn new() -> Self {
+        Db {
+            store: SeriesStore::new(StoreConfig {
+                retention_ms: None,
+                ..Default::default()
+            }),
+            histograms: Vec::new(),
+            read_histogram: AtomicBool::new(false),
+        }
+    }
+}
+
+impl Queryable for Db {
+    fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<SeriesSamples> {
+        if self
+            .histograms
+            .iter()
+            .any(|h| matchers.iter().all(|m| m.matches(h)))
+        {
+            self.read_histogram.store(true, Ordering::Relaxed);
+        }
+        self.store.select(matchers, mint, maxt)
+    }
+}
+
+pub fn run_script(commands: &[Command]) -> FileReport {
+    let mut report = FileReport::default();
+    let mut db = Db::new();
+    let engine = Engine::default();
+    for command in commands {
+        match command {
+            Command::Clear => db = Db::new(),
+            Command::Load(load) => {
+                if let Err(message) = apply_load(&mut db, load) {
+                    report
+                        .failed
+                        .push((load.line, format!("load failed: {message}")));
+                }
+            }
+            Command::Eval(eval) => run_eval(&db, &engine, eval, &mut report),
+        }
+    }
+    report
+}
+
+/// Appends a `load` block. A series listed twice is merged, the later
+/// line winning where both have a value, as in Prometheus's test storage.
+fn apply_load(db: &mut Db, load: &Load) -> Result<(), String> {
+    let mut merged: BTreeMap<&Labels, BTreeMap<i64, f64>> = BTreeMap::new();
+    for series in &load.series {
+        if series.points.contains(&Point::Histogram) {
+            db.histograms.push(series.labels.clone());
+            continue;
+        }
+        if load.with_nhcb {
+            if let Some(base) = series
+                .labels
+                .metric_name()
+                .and_then(|n| n.strip_suffix("_bucket"))
+            {
+                let mut native = series.labels.clone();
+                native.set(METRIC_NAME, base);
+                native.remove("le");
+                db.histograms.push(native);
+            }
+        }
+        let points = merged.entry(&series.labels).or_default();
+        for (i, point) in series.points.iter().enumerate() {
+            if let Point::Value(v) = point {
+                points.insert(i as i64 * load.interval, *v);
+            }
+        }
+    }
+    for (labels, points) in merged {
+        for (t, v) in points {
+            db.store.append(labels, t, v).map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(())
+}
+
+fn skip_reason(eval: &Eval) -> Option<SkipReason> {
+    let expects_histogram = eval.expected.iter().any(|e| match e {
+        Expected::Series(s) => s.points.contains(&Point::Histogram),
+        Expected::Scalar(_) => false,
+    });
+    if expects_histogram {
+        return Some(SkipReason::NativeHistograms);
+    }
+    if OUT_OF_SCOPE_FUNCTIONS.iter().any(|f| eval.expr.contains(f)) {
+        return Some(SkipReason::Experimental);
+    }
+    None
+}
+
+fn run_eval(db: &Db, engine: &Engine, eval: &Eval, report: &mut FileReport) {
+    if let Some(reason) = skip_reason(eval) {
+        report.skipped.push((reason, eval.line, eval.expr.clone()));
+        return;
+    }
+    db.read_histogram.store(false, Ordering::Relaxed);
+    let outcome = match Query::parse(&eval.expr) {
+        Ok(query) => execute(db, engine, eval, &query),
+        Err(QueryError::Parse(message)) if !eval.fail => {
+            report.skipped.push((
+                SkipReason::ParserGap,
+                eval.line,
+                format!("{} ({message})", eval.expr),
+            ));
+            return;
+        }
+        Err(e) => Err(e),
+    };
+    if db.read_histogram.load(Ordering::Relaxed) {
+        report
+            .skipped
+            .push((SkipReason::NativeHistograms, eval.line, eval.expr.clone()));
+        return;
+    }
+    let verdict = match (outcome, eval.fail) {
+        (Err(e), true) => check_fail_message(eval, &e.to_string()),
+        (Ok(_), true) => Err("expected the query to fail, it succeeded".to_string()),
+        (Err(e), false) => Err(format!("query failed: {e}")),
+        (Ok(result), false) => check_result(eval, result),
+    };
+    match verdict {
+        Ok(()) => {
+            report.passed += 1;
+            if !eval.annotations.is_empty() {
+                report.annotations_unchecked += 1;
+            }
+        }
+        Err(why) => report
+            .failed
+            .push((eval.line, format!("{}: {why}", eval.expr))),
+    }
+}
+
+enum Outcome {
+    Instant(Value),
+    Range(Vec<RangeSeries>),
+}
+
+fn execute(db: &Db, engine: &Engine, eval: &Eval, query: &Query) -> Result<Outcome, QueryError> {
+    match eval.kind {
+        EvalKind::Instant { at } => engine.instant(db, query, at).map(Outcome::Instant),
+        EvalKind::Range { start, end, step } => engine
+            .range(db, query, start, end, step)
+            .map(Outcome::Range),
+    }
+}
+
+fn check_fail_message(eval: &Eval, message: &str) -> Result<(), String> {
+    let message = message
+        .strip_prefix("execution error: ")
+        .or_else(|| message.strip_prefix("parse error: "))
+        .unwrap_or(message);
+    match &eval.fail_message {
+        None => Ok(()),
+        Some(MessageMatch::Exact(want)) if message == want => Ok(()),
+        Some(MessageMatch::Regex(re))
+            if regex::Regex::new(re).is_ok_and(|r| r.is_match(message)) =>
+        {
+            Ok(())
+        }
+        Some(want) => Err(format!("failed with {message:?}, expected {want:?}")),
+    }
+}
+
+fn check_result(eval: &Eval, outcome: Outcome) -> Result<(), String> {
+    match outcome {
+        Outcome::Instant(Value::Scalar { v, .. }) => match eval.expected.as_slice() {
+            [Expected::Scalar(want)] if same_value(*want, v) => Ok(()),
+            other => Err(format!("got scalar {v}, expected {other:?}")),
+        },
+        Outcome::Instant(Value::String { s, .. }) => match &eval.string {
+            Some(want) if *want == s => Ok(()),
+            want => Err(format!("got string {s:?}, expected {want:?}")),
+        },
+        Outcome::Instant(Value::Vector(samples)) => {
+            let got: Vec<(Labels, Vec<Option<f64>>)> = samples
+                .into_iter()
+                .map(|s| (s.labels, vec![Some(s.v)]))
+                .collect();
+            compare_series(eval, got, 1)
+        }
+        Outcome::Instant(Value::Matrix(series)) => {
+            let Some((start, end, step)) = eval.range_vector else {
+                return Err("got a range vector without `expect range vector`".into());
+            };
+            compare_series(
+                eval,
+                to_steps(series, start, end, step),
+                steps(start, end, step),
+            )
+        }
+        Outcome::Range(series) => {
+            let EvalKind::Range { start, end, step } = eval.kind else {
+                return Err("range result for an instant query".into());
+            };
+            compare_series(
+                eval,
+                to_steps(series, start, end, step),
+                steps(start, end, step),
+            )
+        }
+    }
+}
+
+fn steps(start: i64, end: i64, step: i64) -> usize {
+    ((end - start) / step) as usize + 1
+}
+
+/// Lays samples out on the step grid; samples off the grid are kept as a
+/// mismatch marker (a NaN-free impossible value would hide them).
+fn to_steps(
+    series: Vec<RangeSeries>,
+    start: i64,
+    end: i64,
+    step: i64,
+) -> Vec<(Labels, Vec<Option<f64>>)> {
+    let n = steps(start, end, step);
+    series
+        .into_iter()
+        .map(|s| {
+            let mut points = vec![None; n];
+            for p in s.samples {
+                let offset = p.t - start;
+                if offset % step == 0 && offset >= 0 && (offset / step) < n as i64 {
+                    points[(offset / step) as usize] = Some(p.v);
+                }
+            }
+            (s.labels, points)
+        })
+        .collect()
+}
+
+fn compare_series(
+    eval: &Eval,
+    got: Vec<(Labels, Vec<Option<f64>>)>,
+    n: usize,
+) -> Result<(), String> {
+    let mut expected: Vec<(&Labels, Vec<Option<f64>>)> = Vec::new();
+    for e in &eval.expected {
+        match e {
+            Expected::Series(s) => {
+                let mut points: Vec<Option<f64>> = s
+                    .points
+                    .iter()
+                    .map(|p| match p {
+                        Point::Value(v) => Some(*v),
+                        _ => None,
+                    })
+                    .collect();
+                points.resize(n, None);
+                expected.push((&s.labels, points));
+            }
+            Expected::Scalar(v) => return Err(format!("expected scalar {v}, got a vector")),
+        }
+    }
+    let got_labels: HashSet<&Labels> = got.iter().map(|(l, _)| l).collect();
+    for (labels, points) in &expected {
+        let Some((_, got_points)) = got.iter().find(|(l, _)| l == *labels) else {
+            return Err(format!("missing series {labels}; got {}", summary(&got)));
+        };
+        if got_points.len() != points.len()
+            || !got_points.iter().zip(points).all(|(g, w)| match (g, w) {
+                (Some(g), Some(w)) => same_value(*w, *g),
+                (None, None) => true,
+                _ => false,
+            })
+        {
+            return Err(format!("{labels}: got {got_points:?}, expected {points:?}"));
+        }
+    }
+    if got.len() != expected.len() || got_labels.len() != got.len() {
+        return Err(format!(
+            "got {} series, expected {}: {}",
+            got.len(),
+            expected.len(),
+            summary(&got)
+        ));
+    }
+    if eval.ordered {
+        let order_ok = got.iter().zip(&expected).all(|((g, _), (w, _))| g == *w);
+        if !order_ok {
+            return Err(format!("wrong order: {}", summary(&got)));
+        }
+    }
+    Ok(())
+}
+
+fn summary(got: &[(Labels, Vec<Option<f64>>)]) -> String {
+    let parts: Vec<String> = got
+        .iter()
+        .take(6)
+        .map(|(l, p)| format!("{l} {p:?}"))
+        .collect();
+    parts.join("; ")
+}
+
+/// Prometheus's test comparison: equal NaN-ness, else relative 1e-6.
+fn same_value(want: f64, got: f64) -> bool {
+    if want.is_nan() || got.is_nan() {
+        return want.is_nan() && got.is_nan();
+    }
+    if want == got {
+        return true;
+    }
+    let abs_sum = want.abs() + got.abs();
+    let diff = (want - got).abs();
+    if want == 0.0 || got == 0.0 || abs_sum < f64::MIN_POSITIVE {
+        return diff < 1e-6 * f64::MIN_POSITIVE;
+    }
+    diff / abs_sum.min(f64::MAX) < 1e-6
+}
