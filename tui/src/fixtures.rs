@@ -212,8 +212,8 @@ pub fn mixed_fleet() -> FleetState {
     for agent in 0..5 {
         with_history(&mut fleet, agent, 120);
     }
-    // bot-4: connected but silent for 12 s (> 3 × 1 s interval).
-    fleet.agents[3].last_update_ms = Some(NOW_MS - 12_000);
+    // bot-4: connected but silent for 62 s (> 3 × the 15 s heartbeat).
+    fleet.agents[3].last_update_ms = Some(NOW_MS - 62_000);
     // bot-5: down for 45 s; last data 50 s old.
     fleet.agents[4].last_update_ms = Some(NOW_MS - 50_000);
     fleet.agents[4].mark_unreachable(

@@ -12,9 +12,6 @@ use super::{error_status, AgentTarget, ClientError};
 use crate::clock::now_ms;
 use crate::fleet::FleetHandle;
 
-/// A connection with nothing on it for this long (at least) is dropped.
-const MIN_IDLE_LIMIT: Duration = Duration::from_secs(10);
-
 /// Runs until the runtime shuts down: one task per agent.
 pub async fn follow_agent(target: AgentTarget, http: reqwest::Client, fleet: FleetHandle) {
     let mut backoff = Backoff::default();
@@ -50,6 +47,7 @@ async fn stream_once(
         return Err(error_status(response).await);
     }
     backoff.reset();
+    fleet.update(target.id, |entry| entry.mark_connected());
     let mut events = response.bytes_stream().eventsource();
     loop {
         let idle_limit = idle_limit(fleet, target.id);
@@ -82,12 +80,13 @@ async fn stream_once(
     }
 }
 
-/// Three snapshot intervals of silence means the connection is hung.
+/// Silence for as long as it takes to call the agent stale means the
+/// connection is hung (a live agent sends at least heartbeats).
 fn idle_limit(fleet: &FleetHandle, agent: crate::fleet::AgentId) -> Duration {
-    let interval_ms = fleet
+    let limit_ms = fleet
         .read()
         .agents
         .get(agent)
-        .map_or(0, |entry| entry.interval_ms());
-    Duration::from_millis(interval_ms.saturating_mul(3)).max(MIN_IDLE_LIMIT)
+        .map_or(0, |entry| entry.stale_after_ms());
+    Duration::from_millis(limit_ms)
 }

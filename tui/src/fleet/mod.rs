@@ -94,6 +94,12 @@ impl AgentEntry {
         self.link = Link::Connected;
     }
 
+    /// The stream is open again; the data's age is unchanged until an
+    /// event arrives (a resumed stream does not resend an unchanged snapshot).
+    pub fn mark_connected(&mut self) {
+        self.link = Link::Connected;
+    }
+
     pub fn mark_unreachable(&mut self, error: String, now_ms: i64) {
         let since_ms = match &self.link {
             Link::Unreachable { since_ms, .. } => *since_ms,
