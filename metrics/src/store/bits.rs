@@ -45,80 +45,102 @@ impl BitWriter {
 }
 
 /// Reads bits back from a byte slice written by [`BitWriter`]. Decoding
-/// speed bounds query speed, so reads work on 64-bit words, not bytes.
+/// speed bounds query speed, so bits come from a 64-bit buffer refilled a
+/// word at a time rather than byte by byte.
 pub(crate) struct BitReader<'a> {
     bytes: &'a [u8],
-    /// Position of the next bit to read.
-    pos: usize,
+    /// Index of the first byte not yet in `buffer`.
+    next_byte: usize,
+    /// Unread bits, left-aligned; the bits below them are zero.
+    buffer: u64,
+    buffered: u32,
 }
 
 impl<'a> BitReader<'a> {
     pub(crate) fn new(bytes: &'a [u8]) -> Self {
-        BitReader { bytes, pos: 0 }
-    }
-
-    fn bits_left(&self) -> usize {
-        self.bytes.len() * 8 - self.pos
-    }
-
-    /// The next 64 bits from the current byte on, zero-padded past the end.
-    fn word_at(&self, byte: usize) -> u64 {
-        match self.bytes.get(byte..byte + 8) {
-            Some(eight) => {
-                let mut word = [0u8; 8];
-                word.copy_from_slice(eight);
-                u64::from_be_bytes(word)
-            }
-            None => {
-                let mut word = [0u8; 8];
-                let tail = self.bytes.get(byte..).unwrap_or_default();
-                word[..tail.len()].copy_from_slice(tail);
-                u64::from_be_bytes(word)
-            }
+        BitReader {
+            bytes,
+            next_byte: 0,
+            buffer: 0,
+            buffered: 0,
         }
     }
 
-    /// The next `n` bits (`n` ≤ 57) without consuming them, zero-padded
+    /// Tops the buffer up with as many whole bytes as fit (at least 57
+    /// bits buffered afterwards, unless the input runs out).
+    fn refill(&mut self) {
+        let room = (64 - self.buffered) / 8;
+        if room == 0 {
+            return;
+        }
+        if let Some(eight) = self.bytes.get(self.next_byte..self.next_byte + 8) {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(eight);
+            let word = u64::from_be_bytes(word);
+            let taken_bits = room * 8;
+            // Keep only the `room` whole bytes of the word, placed right
+            // after the bits already buffered.
+            let kept = if taken_bits == 64 {
+                word
+            } else {
+                word & !(u64::MAX >> taken_bits)
+            };
+            self.buffer |= kept >> self.buffered;
+            self.buffered += taken_bits;
+            self.next_byte += room as usize;
+            return;
+        }
+        while self.buffered <= 56 {
+            let Some(&byte) = self.bytes.get(self.next_byte) else {
+                return;
+            };
+            self.buffer |= u64::from(byte) << (56 - self.buffered);
+            self.buffered += 8;
+            self.next_byte += 1;
+        }
+    }
+
+    /// The next `n` bits (1 ≤ `n` ≤ 56) without consuming them, zero-padded
     /// past the end.
-    pub(crate) fn peek(&self, n: u32) -> u64 {
-        debug_assert!((1..=57).contains(&n));
-        let offset = (self.pos % 8) as u32;
-        (self.word_at(self.pos / 8) << offset) >> (64 - n)
+    #[inline]
+    pub(crate) fn peek(&mut self, n: u32) -> u64 {
+        debug_assert!((1..=56).contains(&n));
+        if self.buffered < n {
+            self.refill();
+        }
+        self.buffer >> (64 - n)
     }
 
-    /// Consumes `n` bits already looked at with [`BitReader::peek`];
-    /// `None` if that runs past the end.
+    /// Consumes `n` bits (`n` ≤ 56); `None` if that runs past the end.
+    #[inline]
     pub(crate) fn skip(&mut self, n: u32) -> Option<()> {
-        if n as usize > self.bits_left() {
-            return None;
+        debug_assert!(n <= 56);
+        if self.buffered < n {
+            self.refill();
+            if self.buffered < n {
+                return None;
+            }
         }
-        self.pos += n as usize;
+        // `n` < 64 here, so the shift cannot overflow.
+        self.buffer <<= n;
+        self.buffered -= n;
         Some(())
     }
 
     /// Reads `n` bits (`n` ≤ 64); `None` when the buffer is exhausted.
+    #[inline]
     pub(crate) fn read_bits(&mut self, n: u32) -> Option<u64> {
         debug_assert!(n <= 64);
-        if n as usize > self.bits_left() {
-            return None;
-        }
         if n == 0 {
             return Some(0);
         }
-        let offset = (self.pos % 8) as u32;
-        let byte = self.pos / 8;
-        // A word from the current byte holds at least 57 unread bits; a
-        // longer read takes its last bits from the byte after the word.
-        let available = 64 - offset;
-        let value = if n <= available {
-            (self.word_at(byte) << offset) >> (64 - n)
-        } else {
-            let extra = n - available;
-            let high = self.word_at(byte) << offset >> offset;
-            let next = u64::from(*self.bytes.get(byte + 8)?);
-            (high << extra) | (next >> (8 - extra))
-        };
-        self.pos += n as usize;
+        if n > 56 {
+            let high = self.read_bits(n - 32)?;
+            let low = self.read_bits(32)?;
+            return Some((high << 32) | low);
+        }
+        let value = self.peek(n);
+        self.skip(n)?;
         Some(value)
     }
 }

@@ -32,6 +32,8 @@ pub(crate) struct HeadChunk {
     max_t: i64,
     last_delta: i64,
     last_value_bits: u64,
+    /// The last value as an integer, when it is one.
+    last_int: Option<i64>,
     /// Difference between the last two values when both were integers,
     /// else 0.
     int_delta: i64,
@@ -108,6 +110,7 @@ impl HeadChunk {
             max_t: t,
             last_delta: 0,
             last_value_bits: v.to_bits(),
+            last_int: as_exact_int(v.to_bits()),
             int_delta: 0,
             window: None,
         }
@@ -135,7 +138,9 @@ impl HeadChunk {
     fn write_value(&mut self, value_bits: u64) {
         let previous = self.last_value_bits;
         self.last_value_bits = value_bits;
-        let int_delta = integer_delta(previous, value_bits);
+        let current_int = as_exact_int(value_bits);
+        let int_delta = integer_delta(self.last_int, current_int);
+        self.last_int = current_int;
         let int_dod = int_delta.map(|delta| delta.wrapping_sub(self.int_delta));
         // Both ends track the last integer delta whatever encoding is used.
         self.int_delta = int_delta.unwrap_or(0);
@@ -212,6 +217,7 @@ impl ClosedChunk {
             t: self.min_t,
             delta: 0,
             value_bits: 0,
+            last_int: None,
             int_delta: 0,
             window: XorWindow {
                 leading: 0,
@@ -229,16 +235,19 @@ pub(crate) struct ChunkSamples<'a> {
     t: i64,
     delta: i64,
     value_bits: u64,
+    last_int: Option<i64>,
     int_delta: i64,
     window: XorWindow,
     started: bool,
 }
 
 impl ChunkSamples<'_> {
+    #[inline]
     fn read_next(&mut self) -> Option<Sample> {
         if !self.started {
             self.started = true;
             self.value_bits = self.reader.read_bits(64)?;
+            self.last_int = as_exact_int(self.value_bits);
         } else {
             self.delta = self
                 .delta
@@ -253,36 +262,44 @@ impl ChunkSamples<'_> {
     }
 
     /// Mirrors [`HeadChunk::write_value`].
+    #[inline]
     fn read_value(&mut self) -> Option<u64> {
         let previous = self.value_bits;
         // `0` same value, `10` integer delta-of-delta, `110` XOR in the
         // previous window, `111` XOR with a new window.
         let prefix = self.reader.peek(3);
-        let value = if prefix & 0b100 == 0 {
+        if prefix & 0b100 == 0 {
+            // Same value: the integer delta, if any, is zero.
             self.reader.skip(1)?;
-            previous
-        } else if prefix & 0b010 == 0 {
+            self.int_delta = 0;
+            return Some(previous);
+        }
+        if prefix & 0b010 == 0 {
             self.reader.skip(2)?;
             let dod = read_varbits(&mut self.reader, &INT_DOD_WIDTHS)?;
-            let value = as_exact_int(previous)?.checked_add(self.int_delta.wrapping_add(dod))?;
-            (value as f64).to_bits()
-        } else {
-            self.reader.skip(3)?;
-            if prefix & 0b001 == 1 {
-                let header = self.reader.read_bits(11)?;
-                let leading = (header >> 6) as u32;
-                let significant = match (header & 0b11_1111) as u32 {
-                    0 => 64,
-                    n => n,
-                };
-                let trailing = 64u32.checked_sub(leading + significant)?;
-                self.window = XorWindow { leading, trailing };
-            }
-            let w = self.window;
-            let significant = 64 - w.leading - w.trailing;
-            previous ^ (self.reader.read_bits(significant)? << w.trailing)
-        };
-        self.int_delta = integer_delta(previous, value).unwrap_or(0);
+            self.int_delta = self.int_delta.wrapping_add(dod);
+            let value = self.last_int?.checked_add(self.int_delta)?;
+            self.last_int = Some(value);
+            return Some((value as f64).to_bits());
+        }
+        self.reader.skip(3)?;
+        if prefix & 0b001 == 1 {
+            let header = self.reader.read_bits(11)?;
+            let leading = (header >> 6) as u32;
+            let significant = match (header & 0b11_1111) as u32 {
+                0 => 64,
+                n => n,
+            };
+            let trailing = 64u32.checked_sub(leading + significant)?;
+            self.window = XorWindow { leading, trailing };
+        }
+        let w = self.window;
+        let significant = 64 - w.leading - w.trailing;
+        let value = previous ^ (self.reader.read_bits(significant)? << w.trailing);
+        // Only after an XOR is it unknown whether the value is an integer.
+        let current_int = as_exact_int(value);
+        self.int_delta = integer_delta(self.last_int, current_int).unwrap_or(0);
+        self.last_int = current_int;
         Some(value)
     }
 }
@@ -340,6 +357,7 @@ fn varbits_len(widths: &[u32; 3], value: i64) -> u32 {
     4 + 64
 }
 
+#[inline]
 fn read_varbits(reader: &mut BitReader<'_>, widths: &[u32; 3]) -> Option<i64> {
     // The prefix is up to four bits: count its leading ones in one peek.
     let prefix = reader.peek(4) as u8;
@@ -356,18 +374,24 @@ fn read_varbits(reader: &mut BitReader<'_>, widths: &[u32; 3]) -> Option<i64> {
     Some(((raw << shift) as i64) >> shift)
 }
 
-/// `current - previous` when both values are exact integers.
-fn integer_delta(previous: u64, current: u64) -> Option<i64> {
-    Some(as_exact_int(current)? - as_exact_int(previous)?)
+/// `current - previous` when both values are integers.
+#[inline]
+fn integer_delta(previous: Option<i64>, current: Option<i64>) -> Option<i64> {
+    Some(current? - previous?)
 }
 
 /// The value as an integer when it is one that converts both ways exactly
-/// (negative zero excluded: it would come back as plain zero).
+/// (negative zero excluded: it would come back as plain zero). Casts rather
+/// than `f64::fract`, which is a library call on baseline x86-64.
+#[inline]
 fn as_exact_int(bits: u64) -> Option<i64> {
     const EXACT_LIMIT: f64 = (1u64 << 53) as f64;
     let v = f64::from_bits(bits);
-    let exact = v.fract() == 0.0 && v.abs() <= EXACT_LIMIT && bits != (-0.0f64).to_bits();
-    exact.then_some(v as i64)
+    if v.is_nan() || v.abs() > EXACT_LIMIT || bits == (-0.0f64).to_bits() {
+        return None;
+    }
+    let int = v as i64;
+    (int as f64 == v).then_some(int)
 }
 
 #[cfg(test)]

@@ -235,11 +235,20 @@ impl SeriesData {
 impl ChunkSnapshot {
     /// Decodes the samples in `[mint, maxt]`, oldest first.
     pub(crate) fn samples_between(&self, mint: i64, maxt: i64) -> Vec<Sample> {
-        self.0
-            .iter()
-            .flat_map(|c| c.samples())
-            .skip_while(|s| s.t < mint)
-            .take_while(|s| s.t <= maxt)
-            .collect()
+        // Sized for every sample of the chunks at once: growing the vector
+        // while decoding costs more than the decoding.
+        let capacity = self.0.iter().map(|c| c.count as usize).sum();
+        let mut out = Vec::with_capacity(capacity);
+        for chunk in &self.0 {
+            for sample in chunk.samples() {
+                if sample.t > maxt {
+                    return out;
+                }
+                if sample.t >= mint {
+                    out.push(sample);
+                }
+            }
+        }
+        out
     }
 }
