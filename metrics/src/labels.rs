@@ -33,6 +33,15 @@ impl Labels {
         labels
     }
 
+    /// Builds a label set from labels whose names are already known to be
+    /// distinct (a parser that rejected duplicates): sorts them and drops
+    /// empty values, without the per-label search of `from_pairs`.
+    pub fn from_distinct(mut labels: Vec<Label>) -> Self {
+        labels.retain(|l| !l.value.is_empty());
+        labels.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        Labels(labels)
+    }
+
     pub fn get(&self, name: &str) -> Option<&str> {
         self.position(name).ok().map(|i| self.0[i].value.as_str())
     }

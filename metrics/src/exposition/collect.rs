@@ -1,0 +1,59 @@
+//! Builds the owned [`Exposition`] that [`super::parse`] returns.
+
+use std::collections::HashMap;
+
+use super::{
+    Exposition, MetadataItem, MetricMetadata, MetricType, ParsedSample, SampleRef, Visitor,
+};
+use crate::{Label, Labels, METRIC_NAME};
+
+#[derive(Default)]
+pub(super) struct Collector<'a> {
+    exposition: Exposition,
+    /// Where each family's metadata is in `exposition.metadata`.
+    families: HashMap<&'a str, usize>,
+}
+
+impl Collector<'_> {
+    pub fn finish(self) -> Exposition {
+        self.exposition
+    }
+}
+
+impl<'a> Visitor<'a> for Collector<'a> {
+    fn sample(&mut self, sample: &SampleRef<'a, '_>) {
+        let mut labels = Vec::with_capacity(sample.labels.len() + 1);
+        labels.push(Label {
+            name: METRIC_NAME.to_string(),
+            value: sample.name.to_string(),
+        });
+        labels.extend(sample.labels.iter().map(|l| Label {
+            name: l.name.to_string(),
+            value: l.value.clone().into_owned(),
+        }));
+        self.exposition.samples.push(ParsedSample {
+            labels: Labels::from_distinct(labels),
+            value: sample.value,
+            timestamp_ms: sample.timestamp_ms,
+        });
+    }
+
+    fn metadata(&mut self, name: &'a str, item: MetadataItem<'a>) {
+        let all = &mut self.exposition.metadata;
+        let index = *self.families.entry(name).or_insert_with(|| {
+            all.push(MetricMetadata {
+                name: name.to_string(),
+                kind: MetricType::Untyped,
+                help: None,
+                unit: None,
+            });
+            all.len() - 1
+        });
+        let family = &mut all[index];
+        match item {
+            MetadataItem::Help(help) => family.help = Some(help.into_owned()),
+            MetadataItem::Type(kind) => family.kind = kind,
+            MetadataItem::Unit(unit) => family.unit = Some(unit.to_string()),
+        }
+    }
+}
