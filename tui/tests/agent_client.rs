@@ -21,11 +21,16 @@ use opsdeck_tui::fixtures::snapshot;
 use opsdeck_tui::fleet::{FleetHandle, FleetState, Health, Link};
 use opsdeck_tui::services::Services;
 
-/// What the fake-free test agent saw: one entry per stream request.
+/// `Last-Event-ID` and `Authorization` of one stream request.
+type StreamRequest = (Option<String>, Option<String>);
+/// `Authorization` and body of one silence request.
+type SilencePost = (Option<String>, SilenceRequest);
+
+/// What the test agent saw.
 #[derive(Clone, Default)]
 struct Seen {
-    stream_requests: Arc<Mutex<Vec<(Option<String>, Option<String>)>>>,
-    silences: Arc<Mutex<Vec<(Option<String>, SilenceRequest)>>>,
+    stream_requests: Arc<Mutex<Vec<StreamRequest>>>,
+    silences: Arc<Mutex<Vec<SilencePost>>>,
 }
 
 fn header(headers: &HeaderMap, name: &str) -> Option<String> {
