@@ -34,6 +34,8 @@ fn alert(pairs: &[(&str, &str)]) -> Alert {
 /// both (`continue` on to the catch-all route), grouped by alertname
 /// after 300 ms.
 fn start(receiver: &Receiver, dir: &tempfile::TempDir, inhibit: &str) -> Notifier {
+    let team = format!("{}/webhook/team", receiver.base);
+    let pager = format!("{}/webhook/pager", receiver.base);
     let yaml = format!(
         r#"
 notifications:
@@ -54,8 +56,6 @@ notifications:
       - receiver: team
   inhibit_rules: {inhibit}
 "#,
-        team = format!("{}/webhook/team", receiver.base),
-        pager = format!("{}/webhook/pager", receiver.base),
     );
     let mut config = parse_notifications_section(&yaml).unwrap();
     config.load_secrets(&|_| None).unwrap();

@@ -23,24 +23,54 @@ use super::silence::SilenceStore;
 
 /// How each receiver wants its messages.
 pub(crate) struct ReceiverPlan {
-    pub kind: ReceiverKind,
+    pub rendering: Rendering,
     pub send_resolved: bool,
-    pub max_alerts: usize,
-    /// Alertmanager receivers: how often firing alerts are re-sent.
-    pub resend_delay: Option<Duration>,
     pub wake: Arc<Notify>,
 }
 
 impl ReceiverPlan {
     pub fn new(config: &ReceiverConfig, kind: ReceiverKind, wake: Arc<Notify>) -> ReceiverPlan {
         ReceiverPlan {
-            kind,
+            rendering: Rendering::new(config, kind),
             send_resolved: config.send_resolved(),
+            wake,
+        }
+    }
+}
+
+/// What decides a receiver's message body.
+pub(crate) struct Rendering {
+    pub kind: ReceiverKind,
+    pub max_alerts: usize,
+    /// Alertmanager receivers: how often firing alerts are re-sent.
+    pub resend_delay: Option<Duration>,
+}
+
+impl Rendering {
+    pub fn new(config: &ReceiverConfig, kind: ReceiverKind) -> Rendering {
+        Rendering {
+            kind,
             max_alerts: config.webhook.as_ref().map_or(0, |w| w.max_alerts),
             resend_delay: config.alertmanager.as_ref().map(|a| {
                 Duration::from_millis(u64::try_from(a.resend_delay.millis()).unwrap_or(0))
             }),
-            wake,
+        }
+    }
+
+    /// The body for this receiver.
+    pub fn render(&self, notification: &Notification) -> serde_json::Value {
+        match self.kind {
+            ReceiverKind::Slack => payload::slack::build(notification),
+            ReceiverKind::Discord => payload::discord::build(notification),
+            ReceiverKind::Webhook => payload::webhook::build(notification, self.max_alerts),
+            ReceiverKind::Alertmanager => {
+                // Prometheus: endsAt = 4 × the resend period ahead.
+                let ahead = self.resend_delay.unwrap_or(Duration::from_secs(60)) * 4;
+                payload::alertmanager::build(
+                    notification,
+                    i64::try_from(ahead.as_millis()).unwrap_or(i64::MAX),
+                )
+            }
         }
     }
 }
@@ -150,7 +180,7 @@ impl Dispatcher {
         match self
             .receivers
             .get(&route.receiver)
-            .and_then(|p| p.resend_delay)
+            .and_then(|p| p.rendering.resend_delay)
         {
             // Alertmanager receivers get every alert on its own, as soon
             // as it changes, and firing ones again every resend_delay.
@@ -309,7 +339,7 @@ impl Dispatcher {
                 receiver: group.receiver.clone(),
                 notification_key: notification_key(&notification),
                 title: notification.title(),
-                body: render(&notification, plan).to_string(),
+                body: plan.rendering.render(&notification).to_string(),
                 created_at_ms: wall,
                 attempts: 0,
             };
@@ -343,23 +373,6 @@ impl Dispatcher {
             .retain(|_, ends_at| ends_at.is_some_and(|e| e > wall.saturating_sub(3_600_000)));
         if let Err(err) = self.outbox.prune_log(wall.saturating_sub(window)) {
             tracing::warn!(error = %err, "cannot prune the notification log");
-        }
-    }
-}
-
-/// The body for a receiver kind.
-pub(crate) fn render(notification: &Notification, plan: &ReceiverPlan) -> serde_json::Value {
-    match plan.kind {
-        ReceiverKind::Slack => payload::slack::build(notification),
-        ReceiverKind::Discord => payload::discord::build(notification),
-        ReceiverKind::Webhook => payload::webhook::build(notification, plan.max_alerts),
-        ReceiverKind::Alertmanager => {
-            // Prometheus: endsAt = 4 × the resend period ahead.
-            let ahead = plan.resend_delay.unwrap_or(Duration::from_secs(60)) * 4;
-            payload::alertmanager::build(
-                notification,
-                i64::try_from(ahead.as_millis()).unwrap_or(i64::MAX),
-            )
         }
     }
 }

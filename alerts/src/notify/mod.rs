@@ -21,6 +21,7 @@ mod nflog;
 mod notifier;
 mod outbox;
 pub mod payload;
+pub mod probe;
 mod route;
 pub mod secret;
 mod sender;
