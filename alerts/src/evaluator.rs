@@ -150,3 +150,175 @@ pub fn load_groups(
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| vec![e])
 }
+
+#[cfg(test)]
+mod tests {
+    use opsdeck_metrics::{Labels, StoreConfig};
+
+    use super::*;
+    use crate::rules::AlertState;
+
+    const MIN: i64 = 60_000;
+
+    const RULES: &str = "
+groups:
+  - name: shards
+    interval: 1m
+    rules:
+      - alert: ShardDown
+        expr: shard_up == 0
+        for: 2m
+        keep_firing_for: 5m
+        labels: {severity: page}
+        annotations: {summary: 'shard {{ $labels.shard }} down'}
+      - record: shards:down:count
+        expr: count(shard_up == 0)
+";
+
+    fn store() -> SeriesStore {
+        SeriesStore::new(StoreConfig {
+            retention_ms: None,
+            ..Default::default()
+        })
+    }
+
+    fn write(store: &SeriesStore, shard: &str, t: i64, v: f64) {
+        let labels = Labels::from_pairs([("__name__", "shard_up"), ("shard", shard)]);
+        store.append(&labels, t, v).expect("in order");
+    }
+
+    fn evaluator() -> Evaluator {
+        let mut e = Evaluator::new(EvaluatorOptions::default());
+        e.add_source(Path::new("shards.yml"), RULES)
+            .expect("valid rules");
+        e
+    }
+
+    fn states(e: &Evaluator) -> Vec<AlertState> {
+        e.alerts().iter().map(|a| a.alert.state).collect()
+    }
+
+    #[test]
+    fn evaluates_groups_when_due_and_records_results() {
+        let store = store();
+        let mut e = evaluator();
+        write(&store, "1", 0, 0.0);
+        assert_eq!(e.eval_due(&store, 0), 1);
+        assert_eq!(e.eval_due(&store, 30_000), 0, "not due before the interval");
+        write(&store, "1", MIN, 0.0);
+        assert_eq!(e.eval_due(&store, MIN), 1);
+        assert_eq!(states(&e), [AlertState::Pending]);
+        write(&store, "1", 2 * MIN, 0.0);
+        e.eval_due(&store, 2 * MIN);
+        assert_eq!(states(&e), [AlertState::Firing]);
+        let view = &e.alerts()[0];
+        assert_eq!((view.group, view.rule), ("shards", "ShardDown"));
+        assert_eq!(view.alert.annotations["summary"], "shard 1 down");
+        let recorded = opsdeck_metrics::Queryable::select(
+            &store,
+            &[opsdeck_metrics::Matcher::equal(
+                "__name__",
+                "shards:down:count",
+            )],
+            0,
+            2 * MIN,
+        );
+        assert_eq!(recorded.len(), 1);
+        assert_eq!(recorded[0].samples.len(), 3);
+    }
+
+    #[test]
+    fn state_survives_a_restart_with_keep_firing_for() {
+        let store = store();
+        let mut before = evaluator();
+        for t in 0..=2 {
+            write(&store, "1", t * MIN, 0.0);
+            before.eval_due(&store, t * MIN);
+        }
+        // The series disappears: keep_firing_for holds the alert firing.
+        before.eval_due(&store, 10 * MIN);
+        let alert = before.alerts()[0].alert.clone();
+        assert_eq!(
+            (alert.state, alert.keep_firing_since),
+            (AlertState::Firing, Some(10 * MIN))
+        );
+        let saved = serde_json::to_string(&before.snapshot(10 * MIN)).expect("serializable");
+
+        let mut after = evaluator();
+        let snapshot: StateSnapshot = serde_json::from_str(&saved).expect("round trip");
+        assert_eq!(
+            after.restore(&snapshot, 12 * MIN, RestoreOptions::default()),
+            1
+        );
+        assert_eq!(after.alerts()[0].alert, &alert);
+        after.eval_due(&store, 12 * MIN);
+        assert_eq!(
+            states(&after),
+            [AlertState::Firing],
+            "still within keep_firing_for"
+        );
+        after.eval_due(&store, 15 * MIN);
+        assert_eq!(
+            states(&after),
+            [AlertState::Inactive],
+            "keep_firing_for ran out across the restart"
+        );
+    }
+
+    #[test]
+    fn stale_snapshots_are_ignored() {
+        let mut e = evaluator();
+        let snapshot = StateSnapshot {
+            saved_at: 0,
+            alerts: Vec::new(),
+        };
+        assert_eq!(
+            e.restore(&snapshot, 2 * 60 * MIN, RestoreOptions::default()),
+            0
+        );
+    }
+
+    #[test]
+    fn default_pack_loads_and_every_alert_names_its_runbook() {
+        let mut e = Evaluator::new(EvaluatorOptions::default());
+        e.add_default_pack().expect("the default pack is valid");
+        let runbooks = [
+            "drain-shard",
+            "restart-shard",
+            "rolling-restart-node",
+            "recycle-pool",
+            "restart-node",
+            "resume-shard",
+        ];
+        let mut alerts = 0;
+        for (name, text) in crate::DEFAULT_RULE_PACK {
+            let file = crate::rulefmt::parse_text(Path::new(name), text).expect("parses");
+            for rule in file
+                .groups
+                .iter()
+                .flat_map(|g| &g.rules)
+                .filter(|r| r.alert.is_some())
+            {
+                alerts += 1;
+                for key in ["summary", "description", "runbook", "runbook_url"] {
+                    assert!(
+                        rule.annotations.contains_key(key),
+                        "{} lacks {key}",
+                        rule.name()
+                    );
+                }
+                assert!(
+                    runbooks.contains(&rule.annotations["runbook"].as_str()),
+                    "{}",
+                    rule.name()
+                );
+                assert!(
+                    rule.annotations["runbook_url"].ends_with(&rule.annotations["runbook"]),
+                    "{}",
+                    rule.name()
+                );
+            }
+        }
+        assert!(alerts >= 20);
+    }
+}
