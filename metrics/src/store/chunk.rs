@@ -6,8 +6,6 @@
 //! stream starts with the first value's raw 64 bits. Values are compared as
 //! bit patterns, which keeps NaN payloads such as the stale marker exact.
 
-use std::sync::Arc;
-
 use super::bits::{BitReader, BitWriter};
 use crate::Sample;
 
@@ -32,7 +30,10 @@ pub(crate) struct HeadChunk {
     max_t: i64,
     last_delta: i64,
     last_value_bits: u64,
-    /// The last value as an integer, when it is one.
+    /// Values are treated as integers after scaling by this decimal scale,
+    /// chosen from the chunk's first value (see [`DecimalScale`]).
+    scale: DecimalScale,
+    /// The last value as a scaled integer, when it is one.
     last_int: Option<i64>,
     /// Difference between the last two values when both were integers,
     /// else 0.
@@ -103,6 +104,8 @@ impl HeadChunk {
     pub(crate) fn new(t: i64, v: f64) -> Self {
         let mut bits = BitWriter::default();
         bits.write_bits(v.to_bits(), 64);
+        let scale = DecimalScale::of(v.to_bits());
+        bits.write_bits(u64::from(scale.0), SCALE_BITS);
         HeadChunk {
             bits,
             count: 1,
@@ -110,7 +113,8 @@ impl HeadChunk {
             max_t: t,
             last_delta: 0,
             last_value_bits: v.to_bits(),
-            last_int: as_exact_int(v.to_bits()),
+            scale,
+            last_int: scale.to_int(v.to_bits()),
             int_delta: 0,
             window: None,
         }
@@ -138,7 +142,7 @@ impl HeadChunk {
     fn write_value(&mut self, value_bits: u64) {
         let previous = self.last_value_bits;
         self.last_value_bits = value_bits;
-        let current_int = as_exact_int(value_bits);
+        let current_int = self.scale.to_int(value_bits);
         let int_delta = integer_delta(self.last_int, current_int);
         self.last_int = current_int;
         let int_dod = int_delta.map(|delta| delta.wrapping_sub(self.int_delta));
@@ -189,25 +193,27 @@ impl HeadChunk {
             min_t: self.min_t,
             max_t: self.max_t,
             count: self.count,
-            data: Arc::from(self.bits.bytes()),
+            data: Box::from(self.bits.bytes()),
         }
     }
 }
 
-/// A full chunk, never changed again. Readers share its bytes by `Arc` so
-/// they can decode without holding the series lock.
+/// A full chunk, never changed again. Readers copy it (a few hundred
+/// bytes) under the series lock and decode after releasing it. A plain box
+/// rather than an `Arc` saves 16 bytes per chunk, a tenth of a byte per
+/// sample.
 #[derive(Debug, Clone)]
 pub(crate) struct ClosedChunk {
     pub(crate) min_t: i64,
     pub(crate) max_t: i64,
     pub(crate) count: u32,
-    data: Arc<[u8]>,
+    data: Box<[u8]>,
 }
 
 impl ClosedChunk {
-    /// Heap bytes of the shared buffer: the data plus `Arc`'s two counters.
+    /// Heap bytes of the compressed data.
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.data.len() + 2 * std::mem::size_of::<usize>()
+        self.data.len()
     }
 
     pub(crate) fn samples(&self) -> ChunkSamples<'_> {
@@ -217,6 +223,7 @@ impl ClosedChunk {
             t: self.min_t,
             delta: 0,
             value_bits: 0,
+            scale: DecimalScale(0),
             last_int: None,
             int_delta: 0,
             window: XorWindow {
@@ -235,6 +242,7 @@ pub(crate) struct ChunkSamples<'a> {
     t: i64,
     delta: i64,
     value_bits: u64,
+    scale: DecimalScale,
     last_int: Option<i64>,
     int_delta: i64,
     window: XorWindow,
@@ -247,7 +255,8 @@ impl ChunkSamples<'_> {
         if !self.started {
             self.started = true;
             self.value_bits = self.reader.read_bits(64)?;
-            self.last_int = as_exact_int(self.value_bits);
+            self.scale = DecimalScale::new(self.reader.read_bits(SCALE_BITS)? as u32)?;
+            self.last_int = self.scale.to_int(self.value_bits);
         } else {
             self.delta = self
                 .delta
@@ -280,7 +289,7 @@ impl ChunkSamples<'_> {
             self.int_delta = self.int_delta.wrapping_add(dod);
             let value = self.last_int?.checked_add(self.int_delta)?;
             self.last_int = Some(value);
-            return Some((value as f64).to_bits());
+            return Some(self.scale.to_value(value));
         }
         self.reader.skip(3)?;
         if prefix & 0b001 == 1 {
@@ -297,7 +306,7 @@ impl ChunkSamples<'_> {
         let significant = 64 - w.leading - w.trailing;
         let value = previous ^ (self.reader.read_bits(significant)? << w.trailing);
         // Only after an XOR is it unknown whether the value is an integer.
-        let current_int = as_exact_int(value);
+        let current_int = self.scale.to_int(value);
         self.int_delta = integer_delta(self.last_int, current_int).unwrap_or(0);
         self.last_int = current_int;
         Some(value)
@@ -380,18 +389,70 @@ fn integer_delta(previous: Option<i64>, current: Option<i64>) -> Option<i64> {
     Some(current? - previous?)
 }
 
-/// The value as an integer when it is one that converts both ways exactly
-/// (negative zero excluded: it would come back as plain zero). Casts rather
-/// than `f64::fract`, which is a library call on baseline x86-64.
-#[inline]
-fn as_exact_int(bits: u64) -> Option<i64> {
-    const EXACT_LIMIT: f64 = (1u64 << 53) as f64;
-    let v = f64::from_bits(bits);
-    if v.is_nan() || v.abs() > EXACT_LIMIT || bits == (-0.0f64).to_bits() {
-        return None;
+/// Bits for the decimal scale in a chunk's header.
+const SCALE_BITS: u32 = 3;
+
+/// Powers of ten a value may be scaled by; each is exact as an `f64`.
+const SCALE_FACTORS: [f64; 7] = [1.0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6];
+
+/// A number of decimal digits: values with at most that many decimals
+/// (`12.34` at scale 2) are stored as the integers they become when scaled
+/// (`1234`). CPU seconds and other short decimals then compress like
+/// integer counters instead of costing 40 bits of XOR each.
+///
+/// `m / 10^k` is correctly rounded, so it is the very `f64` a parser makes
+/// of the decimal text: the conversion is exact both ways, which
+/// [`DecimalScale::to_int`] checks for every value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct DecimalScale(u32);
+
+impl DecimalScale {
+    fn new(digits: u32) -> Option<Self> {
+        ((digits as usize) < SCALE_FACTORS.len()).then_some(DecimalScale(digits))
     }
-    let int = v as i64;
-    (int as f64 == v).then_some(int)
+
+    /// The smallest scale at which the value is an integer (0 if none).
+    fn of(bits: u64) -> Self {
+        (0..SCALE_FACTORS.len() as u32)
+            .map(DecimalScale)
+            .find(|scale| scale.to_int(bits).is_some())
+            .unwrap_or(DecimalScale(0))
+    }
+
+    fn factor(self) -> f64 {
+        SCALE_FACTORS[self.0 as usize]
+    }
+
+    /// The value scaled to an integer, when that converts back exactly
+    /// (negative zero excluded: it would come back as plain zero). Casts
+    /// rather than `f64::round`, which is a library call on baseline x86-64.
+    #[inline]
+    fn to_int(self, bits: u64) -> Option<i64> {
+        const EXACT_LIMIT: f64 = (1u64 << 53) as f64;
+        let v = f64::from_bits(bits);
+        if v.is_nan() || bits == (-0.0f64).to_bits() {
+            return None;
+        }
+        let scaled = v * self.factor();
+        if scaled.abs() > EXACT_LIMIT {
+            return None;
+        }
+        // The product may land just beside the integer: try the truncated
+        // value and its neighbour away from zero.
+        let truncated = scaled as i64;
+        [truncated, truncated + scaled.signum() as i64]
+            .into_iter()
+            .find(|&int| self.to_value(int) == bits)
+    }
+
+    #[inline]
+    fn to_value(self, int: i64) -> u64 {
+        if self.0 == 0 {
+            (int as f64).to_bits()
+        } else {
+            (int as f64 / self.factor()).to_bits()
+        }
+    }
 }
 
 #[cfg(test)]
@@ -458,6 +519,37 @@ mod tests {
     }
 
     #[test]
+    fn short_decimals_compress_like_integers() {
+        // A CPU-seconds counter: two decimals, rising by up to 0.09 a second.
+        let samples: Vec<Sample> = (0..240)
+            .map(|i| Sample {
+                t: 1_700_000_000_000 + i * 1000,
+                v: (1_234_567 + i * 5 + (i * i) % 4) as f64 / 100.0,
+            })
+            .collect();
+        let chunk = encode(&samples);
+        let decoded: Vec<Sample> = chunk.samples().collect();
+        assert_eq!(bits_of(&decoded), bits_of(&samples));
+        let per_sample = chunk.heap_bytes() as f64 / samples.len() as f64;
+        assert!(per_sample < 1.6, "{per_sample} bytes/sample");
+    }
+
+    #[test]
+    fn decimal_scale_is_the_fewest_digits_that_are_exact() {
+        let scale = |v: f64| DecimalScale::of(v.to_bits()).0;
+        assert_eq!(scale(42.0), 0);
+        assert_eq!(scale(12345.67), 2);
+        assert_eq!(scale(-0.001), 3);
+        assert_eq!(scale(0.1 + 0.2), 0, "not a short decimal");
+        assert_eq!(scale(f64::NAN), 0);
+        assert_eq!(
+            DecimalScale(2).to_int(12345.67f64.to_bits()),
+            Some(1_234_567)
+        );
+        assert_eq!(DecimalScale(2).to_int((-0.0f64).to_bits()), None);
+    }
+
+    #[test]
     fn every_dod_bucket_round_trips() {
         let mut t = 0i64;
         let mut samples = vec![Sample { t, v: 0.0 }];
@@ -490,6 +582,8 @@ mod tests {
             any::<u64>().prop_map(|b| Some(f64::from_bits(b))),
             (-1000i64..1000).prop_map(|i| Some(i as f64)),
             (-EXACT..=EXACT).prop_map(|i| Some(i as f64)),
+            (-1_000_000_000i64..1_000_000_000, 0usize..8)
+                .prop_map(|(i, digits)| Some(i as f64 / 10f64.powi(digits as i32))),
             Just(Some(-0.0)),
             Just(Some(STALE_NAN)),
         ]

@@ -5,10 +5,10 @@
 //!
 //! Concurrency: the index sits behind one `RwLock` that is held only for
 //! lookups and for creating or removing series; each series' chunks sit
-//! behind their own short mutex. Readers copy the chunks they need out
-//! (closed chunks by `Arc`, the open head by a copy of a few hundred bytes)
-//! and decode without any lock, so a reader never holds up the writer for
-//! longer than that copy.
+//! behind their own short mutex. Readers copy out the compressed chunks
+//! overlapping their range (a few hundred bytes each) and decode without
+//! any lock, so a reader never holds up the writer for longer than that
+//! copy.
 
 mod bits;
 mod chunk;
