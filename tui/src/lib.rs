@@ -43,6 +43,8 @@ pub struct Options {
     pub config: Option<PathBuf>,
     /// `--agent URL`, repeated. When given, the config's agents are not used.
     pub agents: Vec<String>,
+    /// `--token`: the bearer token for the `--agent` agents.
+    pub token: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
