@@ -89,10 +89,18 @@ pub async fn attempt(client: &Client, kind: ReceiverKind, url: &Secret, body: &[
             } else {
                 "request failed"
             };
+            // The causes say what went wrong ("Connection refused");
+            // the URL is stripped, it is a secret.
+            let err = err.without_url();
+            let mut reason = format!("{kind_of}: {err}");
+            let mut source = std::error::Error::source(&err);
+            while let Some(cause) = source {
+                reason.push_str(": ");
+                reason.push_str(&cause.to_string());
+                source = cause.source();
+            }
             return Attempt {
-                outcome: Outcome::Transient {
-                    reason: format!("{kind_of}: {}", err.without_url()),
-                },
+                outcome: Outcome::Transient { reason },
                 pause: None,
             };
         }
