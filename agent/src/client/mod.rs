@@ -2,6 +2,8 @@
 
 mod sse;
 
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures::{Stream, StreamExt};
@@ -183,10 +185,7 @@ impl AgentClient {
     /// `GET /api/v1/stream`: the current snapshot, then changes and
     /// heartbeats. Pass the last snapshot's `seq` to resume. The stream
     /// ends when the connection does; reconnecting is the caller's call.
-    pub async fn stream(
-        &self,
-        last_seq: Option<u64>,
-    ) -> Result<impl Stream<Item = Result<StreamEvent, ClientError>>, ClientError> {
+    pub async fn stream(&self, last_seq: Option<u64>) -> Result<EventStream, ClientError> {
         let mut request = self
             .request(reqwest::Method::GET, "api/v1/stream")?
             .header(header::ACCEPT, "text/event-stream");
@@ -209,6 +208,29 @@ impl AgentClient {
             };
             futures::stream::iter(decoded)
         });
-        Ok(events)
+        Ok(EventStream {
+            inner: Box::pin(events),
+        })
+    }
+}
+
+/// The events of `GET /api/v1/stream`; a [`Stream`], or read with
+/// [`EventStream::next_event`].
+pub struct EventStream {
+    inner: Pin<Box<dyn Stream<Item = Result<StreamEvent, ClientError>> + Send>>,
+}
+
+impl EventStream {
+    /// The next event; `None` when the agent closed the stream.
+    pub async fn next_event(&mut self) -> Option<Result<StreamEvent, ClientError>> {
+        self.inner.next().await
+    }
+}
+
+impl Stream for EventStream {
+    type Item = Result<StreamEvent, ClientError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.inner.as_mut().poll_next(cx)
     }
 }

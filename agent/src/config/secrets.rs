@@ -59,14 +59,22 @@ pub(crate) fn target_env_prefix(target: &str) -> String {
 
 /// Applies `OPSDECK_*` overrides from `env`.
 pub(crate) fn apply_env(config: &mut AgentConfig, env: Env<'_>) -> Result<(), ConfigError> {
-    for (var, tokens) in [
-        ("OPSDECK_OPERATOR_TOKEN", &mut config.auth.operator_tokens),
-        ("OPSDECK_VIEWER_TOKEN", &mut config.auth.viewer_tokens),
+    for (var, name, tokens) in [
+        (
+            "OPSDECK_OPERATOR_TOKEN",
+            "env-operator",
+            &mut config.auth.operator_tokens,
+        ),
+        (
+            "OPSDECK_VIEWER_TOKEN",
+            "env-viewer",
+            &mut config.auth.viewer_tokens,
+        ),
     ] {
         if let Some(secret) = from_env(env, var)? {
-            tokens.retain(|t| t.name != "env");
+            tokens.retain(|t| t.name != name);
             tokens.push(TokenConfig {
-                name: "env".into(),
+                name: name.into(),
                 token: Some(secret),
                 token_file: None,
             });
@@ -196,7 +204,7 @@ mod tests {
             _ => None,
         };
         apply_env(&mut config, &env).unwrap();
-        assert_eq!(config.auth.operator_tokens[0].name, "env");
+        assert_eq!(config.auth.operator_tokens[0].name, "env-operator");
         let password = config.scrape[0]
             .basic_auth
             .as_ref()

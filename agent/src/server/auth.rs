@@ -1,6 +1,7 @@
 //! Bearer-token roles. Probes (`/healthz`, `/readyz`) are open; reads need
 //! a viewer (or operator) token unless the agent listens on loopback only;
-//! anything that changes state needs an operator token, always. Tokens are
+//! anything that changes state (any other method, except POSTed queries)
+//! needs an operator token, always. Tokens are
 //! compared in constant time and never logged.
 
 use std::sync::Arc;
@@ -85,6 +86,13 @@ fn is_probe(path: &str) -> bool {
     matches!(path, "/healthz" | "/readyz")
 }
 
+/// Reads: GET and HEAD, and the Prometheus query endpoints, which clients
+/// (Grafana among them) call with POST for long expressions.
+fn is_read(method: &Method, path: &str) -> bool {
+    matches!(*method, Method::GET | Method::HEAD)
+        || (*method == Method::POST && matches!(path, "/api/v1/query" | "/api/v1/query_range"))
+}
+
 fn denied(status: StatusCode, message: &str) -> Response {
     let mut response = (status, Json(serde_json::json!({ "error": message }))).into_response();
     if status == StatusCode::UNAUTHORIZED {
@@ -104,7 +112,7 @@ pub(crate) async fn require_token(
     if is_probe(request.uri().path()) {
         return next.run(request).await;
     }
-    let needed = if matches!(*request.method(), Method::GET | Method::HEAD) {
+    let needed = if is_read(request.method(), request.uri().path()) {
         (!auth.open_reads).then_some(Role::Viewer)
     } else {
         Some(Role::Operator)
