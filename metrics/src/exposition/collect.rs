@@ -40,15 +40,20 @@ impl<'a> Visitor<'a> for Collector<'a> {
 
     fn metadata(&mut self, name: &'a str, item: MetadataItem<'a>) {
         let all = &mut self.exposition.metadata;
-        let index = *self.families.entry(name).or_insert_with(|| {
-            all.push(MetricMetadata {
-                name: name.to_string(),
-                kind: MetricType::Untyped,
-                help: None,
-                unit: None,
-            });
-            all.len() - 1
-        });
+        // A family's HELP and TYPE lines are usually adjacent: skip the hash
+        // lookup for the second.
+        let index = match all.last() {
+            Some(last) if last.name == name => all.len() - 1,
+            _ => *self.families.entry(name).or_insert_with(|| {
+                all.push(MetricMetadata {
+                    name: name.to_string(),
+                    kind: MetricType::Untyped,
+                    help: None,
+                    unit: None,
+                });
+                all.len() - 1
+            }),
+        };
         let family = &mut all[index];
         match item {
             MetadataItem::Help(help) => family.help = Some(help.into_owned()),

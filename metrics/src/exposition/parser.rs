@@ -86,14 +86,18 @@ fn prometheus<'a, V: Visitor<'a>>(text: &'a str, visitor: &mut V) -> Result<(), 
 
 /// The type of sample `name` given the last `# TYPE family kind` line.
 fn prometheus_kind(name: &str, family: &str, kind: MetricType) -> MetricType {
-    let suffixes: &[&str] = match kind {
-        MetricType::Histogram => &["_bucket", "_sum", "_count"],
-        MetricType::Summary => &["", "_sum", "_count"],
-        _ => &[""],
+    let Some(rest) = name.strip_prefix(family) else {
+        return MetricType::Untyped;
     };
-    match name.strip_prefix(family) {
-        Some(rest) if suffixes.contains(&rest) => kind,
-        _ => MetricType::Untyped,
+    let member = match kind {
+        MetricType::Histogram => matches!(rest, "_bucket" | "_sum" | "_count"),
+        MetricType::Summary => matches!(rest, "" | "_sum" | "_count"),
+        _ => rest.is_empty(),
+    };
+    if member {
+        kind
+    } else {
+        MetricType::Untyped
     }
 }
 
