@@ -360,9 +360,13 @@ impl Dispatcher {
     fn is_muted(&self, alert: &Alert, wall: i64) -> bool {
         self.silences.muting(&alert.labels, wall).is_some()
             || (alert.status == AlertStatus::Firing
-                && self
-                    .inhibitor
-                    .is_inhibited(&alert.labels, self.firing.values().map(|a| &a.labels)))
+                && self.inhibitor.is_inhibited(
+                    &alert.labels,
+                    self.firing
+                        .values()
+                        .filter(|a| !a.is_resolved_at(wall))
+                        .map(|a| &a.labels),
+                ))
     }
 
     fn prune(&mut self) {

@@ -50,6 +50,10 @@ impl Notifier {
         let now = now_ms();
         let outbox = Arc::new(Outbox::open(db.clone(), now)?);
         let silences = SilenceStore::open(db, now)?;
+        let known: Vec<&str> = config.receivers.iter().map(|r| r.name.as_str()).collect();
+        for (receiver, count) in outbox.drop_unknown_receivers(&known)? {
+            tracing::warn!(receiver = %receiver, count, "dropped undelivered notifications for a receiver no longer in the config");
+        }
         let status = Arc::new(StatusBoard::default());
         let timeout =
             Duration::from_millis(u64::try_from(config.delivery.timeout.millis()).unwrap_or(0));

@@ -49,6 +49,31 @@ impl Outbox {
         })
     }
 
+    /// Drops waiting notifications for receivers no longer configured
+    /// (nothing could send them); returns how many per receiver.
+    pub fn drop_unknown_receivers(
+        &self,
+        known: &[&str],
+    ) -> Result<Vec<(String, usize)>, StoreError> {
+        let orphans: Vec<(String, OutboxEntry)> =
+            store::read_all::<OutboxEntry>(&self.db, OUTBOX, "notify_outbox")?
+                .into_iter()
+                .filter(|(_, e)| !known.contains(&e.receiver.as_str()))
+                .collect();
+        if orphans.is_empty() {
+            return Ok(Vec::new());
+        }
+        let txn = self.db.begin_write()?;
+        {
+            let mut table = txn.open_table(OUTBOX)?;
+            for (key, _) in &orphans {
+                table.remove(key.as_str())?;
+            }
+        }
+        txn.commit()?;
+        Ok(count_by_receiver(orphans.into_iter().map(|(_, e)| e)))
+    }
+
     /// Stores `entry` and the log entry that decided it in one
     /// transaction. Returns false (and stores only the log entry) when the
     /// same notification is already waiting.
@@ -146,15 +171,20 @@ impl Outbox {
 
     /// Waiting notifications per receiver.
     pub fn pending(&self) -> Result<Vec<(String, usize)>, StoreError> {
-        let mut counts: Vec<(String, usize)> = Vec::new();
-        for (_, entry) in store::read_all::<OutboxEntry>(&self.db, OUTBOX, "notify_outbox")? {
-            match counts.iter_mut().find(|(r, _)| *r == entry.receiver) {
-                Some((_, n)) => *n += 1,
-                None => counts.push((entry.receiver, 1)),
-            }
-        }
-        Ok(counts)
+        let entries = store::read_all::<OutboxEntry>(&self.db, OUTBOX, "notify_outbox")?;
+        Ok(count_by_receiver(entries.into_iter().map(|(_, e)| e)))
     }
+}
+
+fn count_by_receiver(entries: impl Iterator<Item = OutboxEntry>) -> Vec<(String, usize)> {
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    for entry in entries {
+        match counts.iter_mut().find(|(r, _)| *r == entry.receiver) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((entry.receiver, 1)),
+        }
+    }
+    counts
 }
 
 /// A receiver's rows in key (that is, enqueue) order.
@@ -172,4 +202,44 @@ fn receiver_rows(
         rows.push((key, entry));
     }
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(receiver: &str, key: &str) -> OutboxEntry {
+        OutboxEntry {
+            receiver: receiver.into(),
+            notification_key: key.into(),
+            title: format!("title {key}"),
+            body: "{}".into(),
+            created_at_ms: 0,
+            attempts: 0,
+        }
+    }
+
+    #[test]
+    fn keeps_order_drops_duplicates_and_survives_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let log = NflogEntry::default();
+        {
+            let outbox = Outbox::open(Arc::new(Database::create(&path).unwrap()), 1).unwrap();
+            assert!(outbox.enqueue(&entry("a", "k1"), ("a\0g", &log)).unwrap());
+            assert!(outbox.enqueue(&entry("a", "k2"), ("a\0g", &log)).unwrap());
+            assert!(!outbox.enqueue(&entry("a", "k1"), ("a\0g", &log)).unwrap());
+            assert!(outbox.enqueue(&entry("gone", "k3"), ("gone\0g", &log)).unwrap());
+        }
+        let outbox = Outbox::open(Arc::new(Database::create(&path).unwrap()), 1).unwrap();
+        assert_eq!(outbox.log_entry("a\0g").unwrap(), Some(log.clone()));
+        let (key, first) = outbox.oldest("a").unwrap().unwrap();
+        assert_eq!(first.notification_key, "k1");
+        outbox.remove(&key).unwrap();
+        // Entries written after the reopen still sort after older ones.
+        assert!(outbox.enqueue(&entry("a", "k4"), ("a\0g", &log)).unwrap());
+        assert_eq!(outbox.oldest("a").unwrap().unwrap().1.notification_key, "k2");
+        assert_eq!(outbox.drop_unknown_receivers(&["a"]).unwrap(), [("gone".to_string(), 1)]);
+        assert_eq!(outbox.pending().unwrap(), [("a".to_string(), 2)]);
+    }
 }
