@@ -138,6 +138,28 @@ async fn discord_429_honours_the_float_retry_after_in_the_body() {
 }
 
 #[tokio::test]
+async fn discord_waits_for_an_empty_bucket_to_refill() {
+    let receiver = Receiver::start().await;
+    receiver.script([Answer::DiscordBucketEmpty { reset_after: 0.6 }]);
+    let dir = tempfile::tempdir().unwrap();
+    let notifier = Notifier::start(
+        &config("discord", &receiver.url("discord"), "300ms"),
+        database(&dir.path().join("db")),
+    )
+    .unwrap();
+    notifier.ingest(vec![alert("A", &[]), alert("B", &[])]);
+    let requests = receiver.wait_for(2).await;
+    let gap = requests[1].at - requests[0].at;
+    assert!(
+        gap >= Duration::from_millis(600),
+        "sent {gap:?} after the bucket emptied"
+    );
+    assert!(gap < Duration::from_millis(1_200), "waited {gap:?}");
+    eventually(|| notifier.status()[0].delivered_total == 2).await;
+    assert_eq!(notifier.status()[0].rate_limited_total, 0);
+}
+
+#[tokio::test]
 async fn retries_5xx_and_hangs_with_backoff_until_delivered() {
     let receiver = Receiver::start().await;
     receiver.script([Answer::Status(500), Answer::Hang, Answer::Status(503)]);

@@ -95,13 +95,13 @@ struct Group {
 }
 
 pub(crate) struct Dispatcher {
-    pub route: Route,
-    pub inhibitor: Inhibitor,
-    pub silences: SilenceStore,
-    pub outbox: Arc<Outbox>,
-    pub receivers: HashMap<String, ReceiverPlan>,
+    route: Route,
+    inhibitor: Inhibitor,
+    silences: SilenceStore,
+    outbox: Arc<Outbox>,
+    receivers: HashMap<String, ReceiverPlan>,
     /// Every alert firing now, for inhibition.
-    pub firing: HashMap<Fingerprint, Alert>,
+    firing: HashMap<Fingerprint, Alert>,
     groups: HashMap<String, Group>,
     /// Resolved alerts already flushed out of a group, by group id, so
     /// that the engine re-reporting them (Prometheus keeps resolved
@@ -152,7 +152,7 @@ impl Dispatcher {
         }
     }
 
-    pub fn ingest(&mut self, alerts: Vec<Alert>, now: Instant) {
+    fn ingest(&mut self, alerts: Vec<Alert>, now: Instant) {
         let wall = now_ms();
         for alert in alerts {
             let fp = alert.fingerprint();
@@ -236,7 +236,7 @@ impl Dispatcher {
         group.alerts.insert(fp, alert.clone());
     }
 
-    pub fn flush_due(&mut self, now: Instant) {
+    fn flush_due(&mut self, now: Instant) {
         let due: Vec<String> = self
             .groups
             .iter()

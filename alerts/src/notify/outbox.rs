@@ -229,7 +229,9 @@ mod tests {
             assert!(outbox.enqueue(&entry("a", "k1"), ("a\0g", &log)).unwrap());
             assert!(outbox.enqueue(&entry("a", "k2"), ("a\0g", &log)).unwrap());
             assert!(!outbox.enqueue(&entry("a", "k1"), ("a\0g", &log)).unwrap());
-            assert!(outbox.enqueue(&entry("gone", "k3"), ("gone\0g", &log)).unwrap());
+            assert!(outbox
+                .enqueue(&entry("gone", "k3"), ("gone\0g", &log))
+                .unwrap());
         }
         let outbox = Outbox::open(Arc::new(Database::create(&path).unwrap()), 1).unwrap();
         assert_eq!(outbox.log_entry("a\0g").unwrap(), Some(log.clone()));
@@ -238,8 +240,14 @@ mod tests {
         outbox.remove(&key).unwrap();
         // Entries written after the reopen still sort after older ones.
         assert!(outbox.enqueue(&entry("a", "k4"), ("a\0g", &log)).unwrap());
-        assert_eq!(outbox.oldest("a").unwrap().unwrap().1.notification_key, "k2");
-        assert_eq!(outbox.drop_unknown_receivers(&["a"]).unwrap(), [("gone".to_string(), 1)]);
+        assert_eq!(
+            outbox.oldest("a").unwrap().unwrap().1.notification_key,
+            "k2"
+        );
+        assert_eq!(
+            outbox.drop_unknown_receivers(&["a"]).unwrap(),
+            [("gone".to_string(), 1)]
+        );
         assert_eq!(outbox.pending().unwrap(), [("a".to_string(), 2)]);
     }
 }

@@ -32,6 +32,11 @@ pub enum Answer {
     DiscordRateLimited {
         retry_after: f64,
     },
+    /// Discord: 200, but the bucket is empty for `reset_after` seconds
+    /// (`X-RateLimit-Remaining: 0`).
+    DiscordBucketEmpty {
+        reset_after: f64,
+    },
     /// Never answers.
     Hang,
 }
@@ -180,6 +185,21 @@ async fn handle(
             );
             let body = json!({"message": "You are being rate limited.", "retry_after": retry_after, "global": false});
             (StatusCode::TOO_MANY_REQUESTS, headers, axum::Json(body)).into_response()
+        }
+        Answer::DiscordBucketEmpty { reset_after } => {
+            let mut headers = HeaderMap::new();
+            headers.insert("x-ratelimit-limit", HeaderValue::from_static("5"));
+            headers.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
+            headers.insert(
+                "x-ratelimit-reset-after",
+                HeaderValue::from_str(&format!("{reset_after:.3}")).unwrap(),
+            );
+            (
+                StatusCode::OK,
+                headers,
+                axum::Json(json!({"id": "1", "type": 0})),
+            )
+                .into_response()
         }
         Answer::Hang => {
             std::future::pending::<()>().await;
