@@ -505,7 +505,7 @@ mod tests {
     #[test]
     fn reads_the_section_and_ignores_other_keys() {
         let config = parse(
-            "listen: {address: '127.0.0.1:0'}\nnotifications:\n  receivers:\n    - name: s\n      slack: {url: 'http://127.0.0.1:1/x'}\n  route:\n    receiver: s\n    group_by: [alertname]\n    routes:\n      - matchers: ['severity=\"critical\"']\n        group_wait: 0s\n        continue: true\n",
+            "listen: {address: '127.0.0.1:0'}\nnotifications:\n  receivers:\n    - name: s\n      slack: {url: 'http://127.0.0.1:1/x'}\n  route:\n    receiver: s\n    group_by: [alertname]\n    routes:\n      - matchers: ['severity=\"critical\"']\n        group_wait: 0\n        continue: true\n",
         )
         .unwrap();
         config.validate().unwrap();
