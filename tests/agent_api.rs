@@ -279,3 +279,45 @@ fn sigterm_with_an_open_stream_exits_zero_promptly() {
     );
     assert!(reader.join().expect("reader") > 0);
 }
+
+#[test]
+fn rules_fire_into_alerts_snapshot_and_rules_api() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let rules = dir.path().join("test-rules.yml");
+    std::fs::write(
+        &rules,
+        "groups:\n  - name: test\n    interval: 1s\n    rules:\n      - alert: PoolAlmostFull\n        expr: app_pool_active / app_pool_max > 0.5\n        labels: {severity: ticket}\n        annotations: {summary: 'pool {{ $labels.pool }} at {{ $value }}'}\n",
+    )
+    .expect("rule file");
+    let (_server, agent) = app_agent(&format!("rules:\n  files: [{}]\n", rules.display()));
+    let snapshot = agent.snapshot_where("alert in snapshot", |s| !s.alerts.is_empty());
+    let alert = &snapshot.alerts[0];
+    assert_eq!(alert.name, "PoolAlmostFull");
+    assert_eq!(alert.state, opsdeck_agent::api::AlertState::Firing);
+    assert_eq!(alert.severity.as_deref(), Some("ticket"));
+    assert_eq!(alert.value, 0.75);
+    assert_eq!(alert.annotations["summary"], "pool main at 0.75");
+
+    let alerts: serde_json::Value = agent.get("/api/v1/alerts").json().expect("alerts JSON");
+    assert_eq!(alerts["status"], "success");
+    assert_eq!(
+        alerts["data"]["alerts"][0]["labels"]["alertname"],
+        "PoolAlmostFull"
+    );
+    assert_eq!(alerts["data"]["alerts"][0]["state"], "firing");
+    assert_eq!(alerts["data"]["alerts"][0]["value"], "0.75");
+
+    let rules: serde_json::Value = agent.get("/api/v1/rules").json().expect("rules JSON");
+    let groups = rules["data"]["groups"].as_array().expect("groups");
+    let test = groups
+        .iter()
+        .find(|g| g["name"] == "test")
+        .expect("test group");
+    assert_eq!(test["rules"][0]["type"], "alerting");
+    assert_eq!(test["rules"][0]["health"], "ok");
+    assert_eq!(test["rules"][0]["state"], "firing");
+    assert!(
+        groups.iter().any(|g| g["name"] == "opsdeck-shards"),
+        "the default pack is loaded"
+    );
+}

@@ -28,6 +28,7 @@ pub mod persist;
 
 mod collect;
 mod profiles;
+mod rules;
 mod runtime;
 mod server;
 mod snapshot;

@@ -10,6 +10,8 @@ pub const DB_FILE: &str = "agent.redb";
 
 /// Small agent facts: process restart tracking and the like.
 const META: TableDefinition<&str, u64> = TableDefinition::new("agent_meta");
+/// Serialized state documents, e.g. the alert state (`alerts`).
+const DOCUMENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("agent_documents");
 
 #[derive(Debug, thiserror::Error)]
 pub enum PersistError {
@@ -60,6 +62,7 @@ impl Store {
     fn init_tables(&self) -> Result<(), PersistError> {
         let tx = self.db.begin_write().map_err(|e| self.io(e))?;
         tx.open_table(META).map_err(|e| self.io(e))?;
+        tx.open_table(DOCUMENTS).map_err(|e| self.io(e))?;
         tx.commit().map_err(|e| self.io(e))
     }
 
@@ -77,6 +80,25 @@ impl Store {
             for (key, value) in entries {
                 table.insert(*key, *value).map_err(|e| self.io(e))?;
             }
+        }
+        tx.commit().map_err(|e| self.io(e))
+    }
+}
+
+impl Store {
+    pub fn document(&self, key: &str) -> Result<Option<Vec<u8>>, PersistError> {
+        let tx = self.db.begin_read().map_err(|e| self.io(e))?;
+        let table = tx.open_table(DOCUMENTS).map_err(|e| self.io(e))?;
+        let value = table.get(key).map_err(|e| self.io(e))?;
+        Ok(value.map(|v| v.value().to_vec()))
+    }
+
+    /// Replaces a document; durable when this returns.
+    pub fn set_document(&self, key: &str, bytes: &[u8]) -> Result<(), PersistError> {
+        let tx = self.db.begin_write().map_err(|e| self.io(e))?;
+        {
+            let mut table = tx.open_table(DOCUMENTS).map_err(|e| self.io(e))?;
+            table.insert(key, bytes).map_err(|e| self.io(e))?;
         }
         tx.commit().map_err(|e| self.io(e))
     }

@@ -15,6 +15,7 @@ use crate::collect::{self, now_ms};
 use crate::config::{AgentConfig, ConfigError};
 use crate::persist::{self, PersistError};
 use crate::profiles::Profiles;
+use crate::rules;
 use crate::server::{self, AppState};
 use crate::snapshot::SnapshotBuilder;
 use crate::state::AgentState;
@@ -112,14 +113,16 @@ pub async fn start(mut config: AgentConfig) -> Result<AgentHandle, AgentError> {
     config.read_secret_files()?;
     config.validate()?;
     let profiles = Profiles::new(&config.profiles)?;
+    let mut evaluator = rules::build_evaluator(&config.rules)?;
     let data_dir = config.data_dir();
     let db = Arc::new(persist::Store::open(&data_dir)?);
+    rules::restore(&mut evaluator, &db);
 
     let store = Arc::new(SeriesStore::new(StoreConfig {
         retention_ms: Some(config.retention.as_millis() as i64),
         ..StoreConfig::default()
     }));
-    let state = Arc::new(AgentState::new(store));
+    let state = Arc::new(AgentState::new(store, evaluator));
     let cancel = CancellationToken::new();
     let started_at_ms = now_ms();
     let node = NodeIdentity {
@@ -147,6 +150,7 @@ pub async fn start(mut config: AgentConfig) -> Result<AgentHandle, AgentError> {
         .map_err(|err| AgentError::HttpClient(err.to_string()))?;
     let builder = SnapshotBuilder::new(state.clone(), profiles, node, config.interval);
     tasks.spawn(builder.run(cancel.clone()));
+    tasks.spawn(rules::run(state.clone(), db.clone(), cancel.clone()));
 
     let app = AppState {
         state,

@@ -78,7 +78,7 @@ impl SnapshotBuilder {
                 .values()
                 .map(|h| h.status.clone())
                 .collect(),
-            alerts: Vec::new(),
+            alerts: crate::rules::active_alerts(&self.state.rules),
             actions: Vec::new(),
         }
     }

@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwapOption;
 use bytes::Bytes;
-use opsdeck_metrics::SeriesStore;
-use parking_lot::RwLock;
+use opsdeck_alerts::Evaluator;
+use opsdeck_metrics::{Labels, SeriesStore, METRIC_NAME};
+use parking_lot::{Mutex, RwLock};
 use tokio::sync::broadcast;
 
 use crate::api::{HostStats, ProcessStats, Snapshot, TargetStatus};
@@ -34,6 +35,8 @@ pub(crate) struct AgentState {
     pub host: RwLock<Option<HostStats>>,
     /// From the process collector, when one is configured.
     pub process: RwLock<Option<ProcessStats>>,
+    /// Alert and recording rules, evaluated by `rules::run`.
+    pub rules: Mutex<Evaluator>,
     pub published: ArcSwapOption<Published>,
     /// Every new snapshot, for the SSE stream.
     pub updates: broadcast::Sender<Arc<Published>>,
@@ -41,13 +44,14 @@ pub(crate) struct AgentState {
 }
 
 impl AgentState {
-    pub(crate) fn new(store: Arc<SeriesStore>) -> Self {
+    pub(crate) fn new(store: Arc<SeriesStore>, rules: Evaluator) -> Self {
         let (updates, _) = broadcast::channel(16);
         AgentState {
             store,
             sources: RwLock::default(),
             host: RwLock::default(),
             process: RwLock::default(),
+            rules: Mutex::new(rules),
             published: ArcSwapOption::empty(),
             updates,
             ready: AtomicBool::new(false),
@@ -75,7 +79,16 @@ impl AgentState {
         );
     }
 
-    /// Records the outcome of one scrape of `name`.
+    /// Whether every source has been collected at least once.
+    pub(crate) fn all_sources_collected(&self) -> bool {
+        self.sources
+            .read()
+            .values()
+            .all(|h| h.status.last_scrape_ms.is_some())
+    }
+
+    /// Records the outcome of one collection from `name`, also as the
+    /// series `opsdeck_source_up{source}` (which the default rules watch).
     pub(crate) fn record_scrape(
         &self,
         name: &str,
@@ -83,6 +96,11 @@ impl AgentState {
         duration_seconds: f64,
         result: Result<u64, String>,
     ) {
+        let up = if result.is_ok() { 1.0 } else { 0.0 };
+        let labels = Labels::from_pairs([(METRIC_NAME, "opsdeck_source_up"), ("source", name)]);
+        if let Err(err) = self.store.append(&labels, at_ms, up) {
+            tracing::debug!(%err, "opsdeck_source_up not stored");
+        }
         let mut sources = self.sources.write();
         let Some(health) = sources.get_mut(name) else {
             return;

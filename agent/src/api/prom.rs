@@ -1,6 +1,7 @@
 //! The Prometheus HTTP API's response shapes, as served by
-//! `/api/v1/query` and `/api/v1/query_range`, so that curl, Grafana and
-//! the TUI read an agent the same way they read Prometheus.
+//! `/api/v1/query`, `/api/v1/query_range`, `/api/v1/alerts` and
+//! `/api/v1/rules`, so that curl, Grafana and the TUI read an agent the
+//! same way they read Prometheus.
 
 use std::collections::BTreeMap;
 
@@ -88,6 +89,83 @@ pub struct InstantSample {
 pub struct RangeSamples {
     pub metric: BTreeMap<String, String>,
     pub values: Vec<PromPoint>,
+}
+
+/// `data` of `GET /api/v1/alerts`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertsData {
+    pub alerts: Vec<PromAlert>,
+}
+
+/// One active alert as Prometheus lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PromAlert {
+    pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
+    /// `pending` or `firing`.
+    pub state: String,
+    /// RFC 3339.
+    pub active_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_firing_since: Option<String>,
+    /// The value as a string, as Prometheus writes it.
+    pub value: String,
+}
+
+/// `data` of `GET /api/v1/rules`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RulesData {
+    pub groups: Vec<PromRuleGroup>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PromRuleGroup {
+    pub name: String,
+    pub file: String,
+    /// Seconds.
+    pub interval: f64,
+    pub limit: usize,
+    pub rules: Vec<PromRule>,
+    /// RFC 3339, or Go's zero time when never evaluated.
+    pub last_evaluation: String,
+    /// Seconds.
+    pub evaluation_time: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum PromRule {
+    #[serde(rename_all = "camelCase")]
+    Alerting {
+        name: String,
+        query: String,
+        /// `for`, seconds.
+        duration: f64,
+        /// Seconds.
+        keep_firing_for: f64,
+        alerts: Vec<PromAlert>,
+        /// `firing`, `pending` or `inactive`.
+        state: String,
+        /// `ok`, `err` or `unknown` (not evaluated yet).
+        health: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        last_error: Option<String>,
+        last_evaluation: String,
+        evaluation_time: f64,
+    },
+    #[serde(rename_all = "camelCase")]
+    Recording {
+        name: String,
+        query: String,
+        labels: BTreeMap<String, String>,
+        health: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        last_error: Option<String>,
+        last_evaluation: String,
+        evaluation_time: f64,
+    },
 }
 
 #[cfg(test)]

@@ -309,7 +309,8 @@ mod tests {
     use super::*;
 
     fn collector(config: ProcessConfig, dir: &Path) -> ProcessCollector {
-        let state = Arc::new(AgentState::new(Arc::default()));
+        let rules = opsdeck_alerts::Evaluator::new(Default::default());
+        let state = Arc::new(AgentState::new(Arc::default(), rules));
         let db = Arc::new(persist::Store::open(dir).unwrap());
         ProcessCollector::new(config, state, db)
     }

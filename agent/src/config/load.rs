@@ -233,7 +233,14 @@ pub(super) fn validate(config: &AgentConfig) -> Result<(), ConfigError> {
             "must be more than 0s",
         ));
     }
-    crate::profiles::validate_config(&config.profiles)
+    if config.rules.interval.is_zero() {
+        return Err(ConfigError::invalid(
+            "rules.interval",
+            "must be more than 0s",
+        ));
+    }
+    crate::profiles::validate_config(&config.profiles)?;
+    crate::rules::build_evaluator(&config.rules).map(|_| ())
 }
 
 fn validate_auth(config: &AgentConfig) -> Result<(), ConfigError> {

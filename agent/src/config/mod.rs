@@ -48,6 +48,7 @@ pub struct AgentConfig {
     pub host: HostConfig,
     pub process: Option<ProcessConfig>,
     pub profiles: ProfilesConfig,
+    pub rules: RulesConfig,
     pub log: LogConfig,
 }
 
@@ -65,6 +66,7 @@ impl Default for AgentConfig {
             host: HostConfig::default(),
             process: None,
             profiles: ProfilesConfig::default(),
+            rules: RulesConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -351,6 +353,29 @@ pub struct PoolProfileConfig {
     pub max: Option<String>,
     #[serde(default)]
     pub acquire_timeouts_total: Option<String>,
+}
+
+/// Alerting and recording rules, in Prometheus's rule file format.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RulesConfig {
+    /// Load opsdeck's default rule pack (runtime, HTTP, pools, shards, targets).
+    pub default_pack: bool,
+    /// More rule files.
+    pub files: Vec<PathBuf>,
+    /// Evaluation interval of groups that set none.
+    #[serde(deserialize_with = "units::duration")]
+    pub interval: Duration,
+}
+
+impl Default for RulesConfig {
+    fn default() -> Self {
+        RulesConfig {
+            default_pack: true,
+            files: Vec::new(),
+            interval: Duration::from_secs(15),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]

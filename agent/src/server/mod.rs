@@ -14,6 +14,7 @@ use axum::routing::get;
 use axum::{middleware, Json, Router};
 use tokio_util::sync::CancellationToken;
 
+use crate::api::prom::{AlertsData, PromResponse, RulesData};
 use crate::config::AuthConfig;
 use crate::state::AgentState;
 
@@ -38,6 +39,8 @@ pub(crate) fn router(app: AppState, auth: &AuthConfig, open_reads: bool) -> Rout
         .route("/metrics", get(metrics))
         .route("/api/v1/snapshot", get(snapshot))
         .route("/api/v1/stream", get(stream::stream))
+        .route("/api/v1/alerts", get(alerts))
+        .route("/api/v1/rules", get(rules))
         .with_state(app)
         .merge(queries)
         .layer(middleware::from_fn_with_state(
@@ -67,6 +70,24 @@ async fn snapshot(State(app): State<AppState>) -> Response {
         )
             .into_response(),
     }
+}
+
+async fn alerts(State(app): State<AppState>) -> Json<PromResponse<AlertsData>> {
+    Json(PromResponse::Success {
+        data: AlertsData {
+            alerts: crate::rules::prom_alerts(&app.state.rules),
+        },
+        warnings: Vec::new(),
+    })
+}
+
+async fn rules(State(app): State<AppState>) -> Json<PromResponse<RulesData>> {
+    Json(PromResponse::Success {
+        data: RulesData {
+            groups: crate::rules::prom_rules(&app.state.rules),
+        },
+        warnings: Vec::new(),
+    })
 }
 
 async fn metrics(State(app): State<AppState>) -> Response {
