@@ -1,26 +1,29 @@
 //! Byte classes for names and whitespace, as lookup tables: the parser
 //! scans bytes, never characters, because every delimiter is ASCII.
 
-const fn class_table(extra: u8, digits: bool) -> [bool; 256] {
+/// `[a-zA-Z_]`, plus `:` and digits if asked.
+const fn class_table(colon: bool, digits: bool) -> [bool; 256] {
     let mut table = [false; 256];
     let mut b = 0;
     while b < 256 {
         let c = b as u8;
-        table[b] =
-            c.is_ascii_alphabetic() || c == b'_' || c == extra || (digits && c.is_ascii_digit());
+        table[b] = c.is_ascii_alphabetic()
+            || c == b'_'
+            || (colon && c == b':')
+            || (digits && c.is_ascii_digit());
         b += 1;
     }
     table
 }
 
 /// `[a-zA-Z_:]`, the first character of a metric name.
-static METRIC_NAME_START: [bool; 256] = class_table(b':', false);
+static METRIC_NAME_START: [bool; 256] = class_table(true, false);
 /// `[a-zA-Z0-9_:]`.
-static METRIC_NAME_REST: [bool; 256] = class_table(b':', true);
+static METRIC_NAME_REST: [bool; 256] = class_table(true, true);
 /// `[a-zA-Z_]`, the first character of a label name.
-static LABEL_NAME_START: [bool; 256] = class_table(b'_', false);
+static LABEL_NAME_START: [bool; 256] = class_table(false, false);
 /// `[a-zA-Z0-9_]`.
-static LABEL_NAME_REST: [bool; 256] = class_table(b'_', true);
+static LABEL_NAME_REST: [bool; 256] = class_table(false, true);
 
 /// The end of the metric name starting at `start`, or `start` if there is
 /// none there.
