@@ -36,7 +36,7 @@ pub use notifier::{Notifier, NotifyError};
 pub use secret::Secret;
 pub use silence::{NewSilence, Silence, SilenceError, SilenceState, SilenceStore};
 pub use status::{DeliveryError, ReceiverStatus};
-pub use store::StoreError;
+pub use store::{DatabaseHandle, SharedDatabase, StoreError};
 
 /// Wall-clock Unix milliseconds, the unit of every timestamp here.
 pub(crate) fn now_ms() -> i64 {

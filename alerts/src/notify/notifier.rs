@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use redb::Database;
 use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinHandle;
 
@@ -20,7 +19,7 @@ use super::route::Route;
 use super::sender::{Destination, Sender};
 use super::silence::SilenceStore;
 use super::status::{render_metrics, ReceiverStatus, StatusBoard};
-use super::store::StoreError;
+use super::store::{SharedDatabase, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum NotifyError {
@@ -43,9 +42,14 @@ pub struct Notifier {
 impl Notifier {
     /// Starts the dispatcher and one sender per receiver on the current
     /// tokio runtime. `config` must have its secrets loaded
-    /// ([`NotificationsConfig::load_secrets`]). Notifications left in the
-    /// outbox by a previous run are sent first.
-    pub fn start(config: &NotificationsConfig, db: Arc<Database>) -> Result<Notifier, NotifyError> {
+    /// ([`NotificationsConfig::load_secrets`]). `db` is the agent's
+    /// database (an `Arc<redb::Database>`, or anything implementing
+    /// [`DatabaseHandle`](super::DatabaseHandle)). Notifications left in
+    /// the outbox by a previous run are sent first.
+    pub fn start(
+        config: &NotificationsConfig,
+        db: SharedDatabase,
+    ) -> Result<Notifier, NotifyError> {
         config.validate()?;
         let now = now_ms();
         let outbox = Arc::new(Outbox::open(db.clone(), now)?);

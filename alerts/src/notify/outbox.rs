@@ -4,13 +4,12 @@
 //! re-sends whatever is still here, in order.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 
-use redb::{Database, ReadableTable};
+use redb::ReadableTable;
 use serde::{Deserialize, Serialize};
 
 use super::nflog::NflogEntry;
-use super::store::{self, StoreError, NFLOG, OUTBOX};
+use super::store::{self, SharedDatabase, StoreError, NFLOG, OUTBOX};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct OutboxEntry {
@@ -27,15 +26,15 @@ pub(crate) struct OutboxEntry {
 }
 
 pub(crate) struct Outbox {
-    db: Arc<Database>,
+    db: SharedDatabase,
     /// Orders entries within a receiver; starts above every stored one.
     next_seq: AtomicU64,
 }
 
 impl Outbox {
-    pub fn open(db: Arc<Database>, now_ms: i64) -> Result<Outbox, StoreError> {
-        store::create_tables(&db)?;
-        let highest = store::read_all::<OutboxEntry>(&db, OUTBOX, "notify_outbox")?
+    pub fn open(db: SharedDatabase, now_ms: i64) -> Result<Outbox, StoreError> {
+        store::create_tables(db.database())?;
+        let highest = store::read_all::<OutboxEntry>(db.database(), OUTBOX, "notify_outbox")?
             .iter()
             .filter_map(|(key, _)| key.rsplit('\0').next()?.parse::<u64>().ok())
             .max()
@@ -56,14 +55,14 @@ impl Outbox {
         known: &[&str],
     ) -> Result<Vec<(String, usize)>, StoreError> {
         let orphans: Vec<(String, OutboxEntry)> =
-            store::read_all::<OutboxEntry>(&self.db, OUTBOX, "notify_outbox")?
+            store::read_all::<OutboxEntry>(self.db.database(), OUTBOX, "notify_outbox")?
                 .into_iter()
                 .filter(|(_, e)| !known.contains(&e.receiver.as_str()))
                 .collect();
         if orphans.is_empty() {
             return Ok(Vec::new());
         }
-        let txn = self.db.begin_write()?;
+        let txn = self.db.database().begin_write()?;
         {
             let mut table = txn.open_table(OUTBOX)?;
             for (key, _) in &orphans {
@@ -82,7 +81,7 @@ impl Outbox {
         entry: &OutboxEntry,
         log: (&str, &NflogEntry),
     ) -> Result<bool, StoreError> {
-        let txn = self.db.begin_write()?;
+        let txn = self.db.database().begin_write()?;
         let added = {
             let mut outbox = txn.open_table(OUTBOX)?;
             let duplicate = receiver_rows(&outbox, &entry.receiver)?
@@ -104,7 +103,7 @@ impl Outbox {
     /// Records a decision that sends nothing (all resolved, resolved not
     /// wanted).
     pub fn log_only(&self, log: (&str, &NflogEntry)) -> Result<(), StoreError> {
-        let txn = self.db.begin_write()?;
+        let txn = self.db.database().begin_write()?;
         txn.open_table(NFLOG)?
             .insert(log.0, store::encode(log.1).as_slice())?;
         txn.commit()?;
@@ -112,7 +111,7 @@ impl Outbox {
     }
 
     pub fn log_entry(&self, key: &str) -> Result<Option<NflogEntry>, StoreError> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db.database().begin_read()?;
         let table = txn.open_table(NFLOG)?;
         let Some(value) = table.get(key)? else {
             return Ok(None);
@@ -122,15 +121,16 @@ impl Outbox {
 
     /// Forgets log entries older than the dedup window.
     pub fn prune_log(&self, older_than_ms: i64) -> Result<(), StoreError> {
-        let stale: Vec<String> = store::read_all::<NflogEntry>(&self.db, NFLOG, "notify_nflog")?
-            .into_iter()
-            .filter(|(_, e)| e.at_ms < older_than_ms)
-            .map(|(k, _)| k)
-            .collect();
+        let stale: Vec<String> =
+            store::read_all::<NflogEntry>(self.db.database(), NFLOG, "notify_nflog")?
+                .into_iter()
+                .filter(|(_, e)| e.at_ms < older_than_ms)
+                .map(|(k, _)| k)
+                .collect();
         if stale.is_empty() {
             return Ok(());
         }
-        let txn = self.db.begin_write()?;
+        let txn = self.db.database().begin_write()?;
         {
             let mut table = txn.open_table(NFLOG)?;
             for key in &stale {
@@ -143,21 +143,21 @@ impl Outbox {
 
     /// The oldest waiting notification for a receiver, with its key.
     pub fn oldest(&self, receiver: &str) -> Result<Option<(String, OutboxEntry)>, StoreError> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db.database().begin_read()?;
         let table = txn.open_table(OUTBOX)?;
         Ok(receiver_rows(&table, receiver)?.into_iter().next())
     }
 
     /// Removes a delivered (or permanently failed) notification.
     pub fn remove(&self, key: &str) -> Result<(), StoreError> {
-        let txn = self.db.begin_write()?;
+        let txn = self.db.database().begin_write()?;
         txn.open_table(OUTBOX)?.remove(key)?;
         txn.commit()?;
         Ok(())
     }
 
     pub fn count_attempt(&self, key: &str, entry: &OutboxEntry) -> Result<(), StoreError> {
-        let txn = self.db.begin_write()?;
+        let txn = self.db.database().begin_write()?;
         {
             let mut table = txn.open_table(OUTBOX)?;
             // Only if still there: it may have been removed meanwhile.
@@ -171,7 +171,7 @@ impl Outbox {
 
     /// Waiting notifications per receiver.
     pub fn pending(&self) -> Result<Vec<(String, usize)>, StoreError> {
-        let entries = store::read_all::<OutboxEntry>(&self.db, OUTBOX, "notify_outbox")?;
+        let entries = store::read_all::<OutboxEntry>(self.db.database(), OUTBOX, "notify_outbox")?;
         Ok(count_by_receiver(entries.into_iter().map(|(_, e)| e)))
     }
 }
@@ -206,6 +206,10 @@ fn receiver_rows(
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use redb::Database;
+
     use super::*;
 
     fn entry(receiver: &str, key: &str) -> OutboxEntry {

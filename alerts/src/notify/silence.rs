@@ -6,11 +6,10 @@ use std::sync::Arc;
 
 use parking_lot::RwLock;
 use rand::Rng;
-use redb::Database;
 use serde::{Deserialize, Serialize};
 
 use super::matcher::{all_match, Matcher};
-use super::store::{self, StoreError, SILENCES};
+use super::store::{self, SharedDatabase, StoreError, SILENCES};
 
 /// Expired silences are forgotten this long after they end, as
 /// Alertmanager's default retention.
@@ -89,20 +88,21 @@ fn invalid(field: &'static str, message: impl Into<String>) -> SilenceError {
 /// The silences, shared by the dispatcher and the agent's API.
 #[derive(Clone)]
 pub struct SilenceStore {
-    db: Arc<Database>,
+    db: SharedDatabase,
     cache: Arc<RwLock<Vec<Silence>>>,
 }
 
 impl SilenceStore {
     /// Loads the persisted silences, dropping those long expired.
-    pub fn open(db: Arc<Database>, now_ms: i64) -> Result<SilenceStore, StoreError> {
-        store::create_tables(&db)?;
-        let all: Vec<(String, Silence)> = store::read_all(&db, SILENCES, "notify_silences")?;
+    pub fn open(db: SharedDatabase, now_ms: i64) -> Result<SilenceStore, StoreError> {
+        store::create_tables(db.database())?;
+        let all: Vec<(String, Silence)> =
+            store::read_all(db.database(), SILENCES, "notify_silences")?;
         let (keep, stale): (Vec<_>, Vec<_>) = all
             .into_iter()
             .partition(|(_, s)| s.ends_at_ms + RETENTION_MS > now_ms);
         if !stale.is_empty() {
-            let txn = db.begin_write()?;
+            let txn = db.database().begin_write()?;
             {
                 let mut table = txn.open_table(SILENCES)?;
                 for (id, _) in &stale {
@@ -191,7 +191,7 @@ impl SilenceStore {
     }
 
     fn persist(&self, silence: &Silence) -> Result<(), StoreError> {
-        let txn = self.db.begin_write()?;
+        let txn = self.db.database().begin_write()?;
         {
             let mut table = txn.open_table(SILENCES)?;
             table.insert(silence.id.as_str(), store::encode(silence).as_slice())?;
@@ -217,6 +217,8 @@ fn new_id() -> String {
 
 #[cfg(test)]
 mod tests {
+    use redb::Database;
+
     use super::*;
 
     fn store(path: &std::path::Path) -> SilenceStore {

@@ -1,9 +1,27 @@
 //! The notifier's tables in the agent's redb database. Records are JSON
 //! so that a record written by an older version stays readable.
 
+use std::sync::Arc;
+
 use redb::{Database, ReadableTable, TableDefinition};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+
+/// Whatever owns the agent's database. Implemented for
+/// `redb::Database`; the agent can implement it for the store that holds
+/// its database, so the notifier's tables live in the same file.
+pub trait DatabaseHandle: Send + Sync + 'static {
+    fn database(&self) -> &Database;
+}
+
+impl DatabaseHandle for Database {
+    fn database(&self) -> &Database {
+        self
+    }
+}
+
+/// The database, shared by the notifier's parts and its owner.
+pub type SharedDatabase = Arc<dyn DatabaseHandle>;
 
 /// Notifications not yet acknowledged by their receiver, keyed
 /// `receiver \0 notification key`.
