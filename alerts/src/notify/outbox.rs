@@ -145,7 +145,14 @@ impl Outbox {
     pub fn oldest(&self, receiver: &str) -> Result<Option<(String, OutboxEntry)>, StoreError> {
         let txn = self.db.database().begin_read()?;
         let table = txn.open_table(OUTBOX)?;
-        Ok(receiver_rows(&table, receiver)?.into_iter().next())
+        let (start, end) = receiver_range(receiver);
+        let Some(row) = table.range(start.as_str()..end.as_str())?.next() else {
+            return Ok(None);
+        };
+        let (key, value) = row?;
+        let key = key.value().to_string();
+        let entry = store::decode("notify_outbox", &key, value.value())?;
+        Ok(Some((key, entry)))
     }
 
     /// Removes a delivered (or permanently failed) notification.
@@ -187,13 +194,17 @@ fn count_by_receiver(entries: impl Iterator<Item = OutboxEntry>) -> Vec<(String,
     counts
 }
 
+/// The key range of a receiver's rows: `receiver \0 …`.
+fn receiver_range(receiver: &str) -> (String, String) {
+    (format!("{receiver}\0"), format!("{receiver}\u{1}"))
+}
+
 /// A receiver's rows in key (that is, enqueue) order.
 fn receiver_rows(
     table: &impl ReadableTable<&'static str, &'static [u8]>,
     receiver: &str,
 ) -> Result<Vec<(String, OutboxEntry)>, StoreError> {
-    let start = format!("{receiver}\0");
-    let end = format!("{receiver}\u{1}");
+    let (start, end) = receiver_range(receiver);
     let mut rows = Vec::new();
     for row in table.range(start.as_str()..end.as_str())? {
         let (key, value) = row?;
