@@ -87,18 +87,22 @@ impl Evaluated {
 pub(crate) struct Evaluator<'a> {
     pub db: &'a dyn Queryable,
     pub lookback_ms: i64,
-    /// The top-level query's start and end, for `@ start()` and `@ end()`.
+    /// The top-level query's start, end and step (0 for an instant query),
+    /// for `@ start()`, `@ end()` and the `start()`, `end()`, `step()` and
+    /// `range()` functions.
     pub query_start: i64,
     pub query_end: i64,
+    pub query_step: i64,
 }
 
 impl<'a> Evaluator<'a> {
-    pub fn new(db: &'a dyn Queryable, lookback_ms: i64, query_start: i64, query_end: i64) -> Self {
+    pub fn new(db: &'a dyn Queryable, lookback_ms: i64, top: &Steps, instant: bool) -> Self {
         Evaluator {
             db,
             lookback_ms,
-            query_start,
-            query_end,
+            query_start: top.start,
+            query_end: top.time(top.count - 1),
+            query_step: if instant { 0 } else { top.step },
         }
     }
 

@@ -25,6 +25,29 @@ pub(crate) fn eval(ev: &Evaluator, call: &Call, steps: &Steps) -> Result<Evaluat
             ))
         }
         "pi" => return Ok(Evaluated::Scalar(vec![std::f64::consts::PI; steps.count])),
+        "start" | "end" | "step" | "range" => {
+            let ms = match name {
+                "start" => ev.query_start,
+                "end" => ev.query_end,
+                "step" => ev.query_step,
+                _ => ev.query_end - ev.query_start,
+            };
+            return Ok(Evaluated::Scalar(vec![ms as f64 / 1000.0; steps.count]));
+        }
+        "min_of" | "max_of" => {
+            let mut result = vec![f64::NAN; steps.count];
+            for (i, e) in args.iter().enumerate() {
+                let values = ev.eval_scalar(e, steps)?;
+                for (r, v) in result.iter_mut().zip(values) {
+                    *r = match i {
+                        0 => v,
+                        _ if name == "min_of" => go_min(*r, v),
+                        _ => go_max(*r, v),
+                    };
+                }
+            }
+            return Ok(Evaluated::Scalar(result));
+        }
         "scalar" => {
             let input = ev.eval_vector(arg(0)?, steps)?;
             return Ok(Evaluated::Scalar(

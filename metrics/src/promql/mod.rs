@@ -14,6 +14,7 @@
 
 mod aggregate;
 mod binary;
+mod display;
 mod eval;
 mod functions;
 mod go_strings;
@@ -107,8 +108,9 @@ impl Default for Engine {
 impl Engine {
     /// An instant query at `t` (milliseconds).
     pub fn instant(&self, db: &dyn Queryable, q: &Query, t: i64) -> Result<Value, QueryError> {
-        let evaluator = Evaluator::new(db, self.lookback_ms, t, t);
-        let result = evaluator.eval(&q.expr, &Steps::instant(t))?;
+        let steps = Steps::instant(t);
+        let evaluator = Evaluator::new(db, self.lookback_ms, &steps, true);
+        let result = evaluator.eval(&q.expr, &steps)?;
         Ok(match result {
             Evaluated::Scalar(values) => Value::Scalar { t, v: values[0] },
             Evaluated::String(s) => Value::String { t, s },
@@ -137,7 +139,7 @@ impl Engine {
             )));
         }
         let steps = Steps::range(start, end, step_ms);
-        let evaluator = Evaluator::new(db, self.lookback_ms, start, end);
+        let evaluator = Evaluator::new(db, self.lookback_ms, &steps, false);
         match evaluator.eval(&q.expr, &steps)? {
             Evaluated::Scalar(values) => Ok(vec![RangeSeries {
                 labels: Labels::new(),

@@ -47,12 +47,6 @@ const OUT_OF_SCOPE_FUNCTIONS: &[&str] = &[
     "holt_winters(",
     "ts_of_",
     "start_timestamp(",
-    "step()",
-    "range()",
-    "start()",
-    "end()",
-    "min_of(",
-    "max_of(",
     "integral(",
 ];
 
