@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use super::{
     Exposition, MetadataItem, MetricMetadata, MetricType, ParsedSample, SampleRef, Visitor,
 };
-use crate::{Label, Labels, METRIC_NAME};
 
 #[derive(Default)]
 pub(super) struct Collector<'a> {
@@ -22,17 +21,8 @@ impl Collector<'_> {
 
 impl<'a> Visitor<'a> for Collector<'a> {
     fn sample(&mut self, sample: &SampleRef<'a, '_>) {
-        let mut labels = Vec::with_capacity(sample.labels.len() + 1);
-        labels.push(Label {
-            name: METRIC_NAME.to_string(),
-            value: sample.name.to_string(),
-        });
-        labels.extend(sample.labels.iter().map(|l| Label {
-            name: l.name.to_string(),
-            value: l.value.clone().into_owned(),
-        }));
         self.exposition.samples.push(ParsedSample {
-            labels: Labels::from_distinct(labels),
+            labels: sample.to_labels(),
             value: sample.value,
             timestamp_ms: sample.timestamp_ms,
         });

@@ -68,6 +68,8 @@ pub(super) fn sample<'a>(
     if bytes.get(i) == Some(&b'{') {
         i = label_set(line, i, syntax, labels)?;
         if let Some(label) = labels.iter().find(|l| l.name == crate::METRIC_NAME) {
+            // Label names borrow from `line`: the pointer difference is
+            // the name's offset.
             let at = label.name.as_ptr() as usize - line.as_ptr() as usize;
             return Err(LineError::new(
                 at,
