@@ -336,8 +336,11 @@ impl NotificationsConfig {
     ) -> Result<(), ConfigError> {
         for (i, receiver) in self.receivers.iter_mut().enumerate() {
             let var = receiver_env_var(&receiver.name);
-            let kind = receiver.kind().map(ReceiverKind::as_str).unwrap_or("slack");
-            let key = format!("receivers[{i}].{kind}");
+            // Zero or several kinds: `validate` reports that.
+            let Some(kind) = receiver.kind() else {
+                continue;
+            };
+            let key = format!("receivers[{i}].{}", kind.as_str());
             let Some((url, url_file)) = receiver.url_slots_mut() else {
                 continue;
             };

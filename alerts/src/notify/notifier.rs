@@ -10,7 +10,7 @@ use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinHandle;
 
 use super::alert::Alert;
-use super::config::{ConfigError, NotificationsConfig, ReceiverKind};
+use super::config::{ConfigError, NotificationsConfig};
 use super::dispatch::{Dispatcher, ReceiverPlan};
 use super::inhibit::Inhibitor;
 use super::now_ms;
@@ -70,10 +70,10 @@ impl Notifier {
         let mut tasks = Vec::new();
         let mut plans = HashMap::new();
         for (i, receiver) in config.receivers.iter().enumerate() {
+            // `validate` made sure there is exactly one kind.
             let (Some(kind), Some(url)) = (receiver.kind(), receiver.url()) else {
-                let kind = receiver.kind().map_or("slack", ReceiverKind::as_str);
                 return Err(ConfigError {
-                    key: format!("receivers[{i}].{kind}.url"),
+                    key: format!("receivers[{i}].url"),
                     message: "missing (were the secrets loaded?)".into(),
                 }
                 .into());
