@@ -3,23 +3,17 @@
 //! The Prometheus text format separates tokens by any run of spaces and
 //! tabs and allows a trailing comma in label sets; OpenMetrics allows
 //! exactly one space between tokens and nothing else. Both are handled by
-//! one scanner that asks [`Syntax`] at the few places where they differ.
+//! one scanner that asks the [`Format`] at the few places where they differ.
 
 use super::error::LineError;
 use super::escape;
 use super::number::{parse_timestamp_ms, parse_timestamp_seconds, parse_value};
 use super::scan::{label_name_end, metric_name_end, skip_blanks, token_end};
-use super::{LabelRef, MetadataItem, MetricType};
+use super::{Format, LabelRef, MetadataItem, MetricType};
 
 /// Longest exemplar label set OpenMetrics allows, in characters of names
 /// and values together.
 const MAX_EXEMPLAR_LABEL_CHARS: usize = 128;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Syntax {
-    Prometheus,
-    OpenMetrics,
-}
 
 /// A sample line; its labels are in the vector passed to [`sample`].
 #[derive(Debug)]
@@ -46,11 +40,11 @@ pub(super) enum CommentLine<'a> {
 /// Parses a sample line. `labels` is cleared and filled with its labels.
 pub(super) fn sample<'a>(
     line: &'a str,
-    syntax: Syntax,
+    format: Format,
     labels: &mut Vec<LabelRef<'a>>,
 ) -> Result<SampleLine<'a>, LineError> {
     let bytes = line.as_bytes();
-    let lenient = syntax == Syntax::Prometheus;
+    let lenient = format == Format::PrometheusText;
     labels.clear();
 
     let start = if lenient { skip_blanks(bytes, 0) } else { 0 };
@@ -66,7 +60,7 @@ pub(super) fn sample<'a>(
         name_end
     };
     if bytes.get(i) == Some(&b'{') {
-        i = label_set(line, i, syntax, labels)?;
+        i = label_set(line, i, format, labels)?;
         if let Some(label) = labels.iter().find(|l| l.name == crate::METRIC_NAME) {
             // Label names borrow from `line`: the pointer difference is
             // the name's offset.
@@ -103,9 +97,9 @@ pub(super) fn sample<'a>(
         timestamp_ms: None,
         has_exemplar: false,
     };
-    match syntax {
-        Syntax::Prometheus => prometheus_tail(line, value_end, &mut sample)?,
-        Syntax::OpenMetrics => openmetrics_tail(line, value_end, &mut sample)?,
+    match format {
+        Format::PrometheusText => prometheus_tail(line, value_end, &mut sample)?,
+        Format::OpenMetrics => openmetrics_tail(line, value_end, &mut sample)?,
     }
     Ok(sample)
 }
@@ -182,7 +176,7 @@ fn exemplar(line: &str, hash: usize) -> Result<(), LineError> {
         ));
     }
     let mut labels = Vec::new();
-    let mut i = label_set(line, hash + 2, Syntax::OpenMetrics, &mut labels)?;
+    let mut i = label_set(line, hash + 2, Format::OpenMetrics, &mut labels)?;
     let chars: usize = labels
         .iter()
         .map(|l| l.name.len() + l.value.chars().count())
@@ -244,11 +238,11 @@ fn expect_space(bytes: &[u8], i: usize, message: &'static str) -> Result<usize, 
 fn label_set<'a>(
     line: &'a str,
     open: usize,
-    syntax: Syntax,
+    format: Format,
     labels: &mut Vec<LabelRef<'a>>,
 ) -> Result<usize, LineError> {
     let bytes = line.as_bytes();
-    let lenient = syntax == Syntax::Prometheus;
+    let lenient = format == Format::PrometheusText;
     let blanks = |i| if lenient { skip_blanks(bytes, i) } else { i };
     let mut i = blanks(open + 1);
     if bytes.get(i) == Some(&b'}') {
@@ -301,10 +295,10 @@ fn label_set<'a>(
 
 /// Parses a line that starts with `#` (after blanks, in the Prometheus
 /// format).
-pub(super) fn comment(line: &str, syntax: Syntax) -> Result<CommentLine<'_>, LineError> {
-    match syntax {
-        Syntax::Prometheus => prometheus_comment(line),
-        Syntax::OpenMetrics => openmetrics_comment(line),
+pub(super) fn comment(line: &str, format: Format) -> Result<CommentLine<'_>, LineError> {
+    match format {
+        Format::PrometheusText => prometheus_comment(line),
+        Format::OpenMetrics => openmetrics_comment(line),
     }
 }
 
@@ -429,17 +423,17 @@ mod tests {
     type Parsed = Result<(String, Vec<(String, String)>, f64, Option<i64>, bool), (usize, String)>;
 
     fn om(line: &str) -> Parsed {
-        parse(line, Syntax::OpenMetrics)
+        parse(line, Format::OpenMetrics)
     }
 
     fn prom(line: &str) -> Parsed {
-        parse(line, Syntax::Prometheus)
+        parse(line, Format::PrometheusText)
     }
 
-    fn parse(line: &str, syntax: Syntax) -> Parsed {
+    fn parse(line: &str, format: Format) -> Parsed {
         let mut labels = Vec::new();
         let s =
-            sample(line, syntax, &mut labels).map_err(|e| (e.offset, e.message.into_owned()))?;
+            sample(line, format, &mut labels).map_err(|e| (e.offset, e.message.into_owned()))?;
         let labels = labels
             .iter()
             .map(|l| (l.name.to_string(), l.value.to_string()))
@@ -524,37 +518,37 @@ mod tests {
 
     #[test]
     fn comments() {
-        let meta = |line, syntax| match comment(line, syntax) {
+        let meta = |line, format| match comment(line, format) {
             Ok(CommentLine::Metadata { name, item }) => Some((name.to_string(), item)),
             _ => None,
         };
         assert_eq!(
-            meta("# HELP a  two  spaces\\n", Syntax::Prometheus),
+            meta("# HELP a  two  spaces\\n", Format::PrometheusText),
             Some(("a".into(), MetadataItem::Help(" two  spaces\n".into())))
         );
         assert_eq!(
-            meta("#\tTYPE a counter ", Syntax::Prometheus),
+            meta("#\tTYPE a counter ", Format::PrometheusText),
             Some(("a".into(), MetadataItem::Type(MetricType::Counter)))
         );
         assert!(matches!(
-            comment("# just words", Syntax::Prometheus),
+            comment("# just words", Format::PrometheusText),
             Ok(CommentLine::Comment)
         ));
         assert!(matches!(
-            comment("#HELP a b", Syntax::Prometheus),
+            comment("#HELP a b", Format::PrometheusText),
             Ok(CommentLine::Comment)
         ));
-        assert!(comment("# TYPE a meh", Syntax::Prometheus).is_err());
+        assert!(comment("# TYPE a meh", Format::PrometheusText).is_err());
         assert_eq!(
-            meta("# UNIT a_s s", Syntax::OpenMetrics),
+            meta("# UNIT a_s s", Format::OpenMetrics),
             Some(("a_s".into(), MetadataItem::Unit("s")))
         );
         assert_eq!(
-            meta("# HELP a ", Syntax::OpenMetrics),
+            meta("# HELP a ", Format::OpenMetrics),
             Some(("a".into(), MetadataItem::Help("".into())))
         );
         assert!(matches!(
-            comment("# EOF", Syntax::OpenMetrics),
+            comment("# EOF", Format::OpenMetrics),
             Ok(CommentLine::Eof)
         ));
         for bad in [
@@ -565,7 +559,7 @@ mod tests {
             "# TYPE a gauge ",
             "# TYPE a untyped",
         ] {
-            assert!(comment(bad, Syntax::OpenMetrics).is_err(), "{bad:?}");
+            assert!(comment(bad, Format::OpenMetrics).is_err(), "{bad:?}");
         }
     }
 }

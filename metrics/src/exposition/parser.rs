@@ -2,7 +2,7 @@
 //! parser, keeps track of families, and hands results to the visitor.
 
 use super::error::{invalid_utf8, LineError};
-use super::line::{self, CommentLine, Syntax};
+use super::line::{self, CommentLine};
 use super::openmetrics::OpenMetricsRules;
 use super::scan::skip_blanks;
 use super::{Format, LabelRef, MetadataItem, MetricType, ParseError, SampleRef, Visitor};
@@ -57,7 +57,7 @@ fn prometheus<'a, V: Visitor<'a>>(text: &'a str, visitor: &mut V) -> Result<(), 
             None => continue,
             Some(b'#') => {
                 if let CommentLine::Metadata { name, item } =
-                    line::comment(line, Syntax::Prometheus).map_err(|e| e.at(line, line_no))?
+                    line::comment(line, Format::PrometheusText).map_err(|e| e.at(line, line_no))?
                 {
                     if let MetadataItem::Type(kind) = item {
                         typed = Some((name, kind));
@@ -66,7 +66,7 @@ fn prometheus<'a, V: Visitor<'a>>(text: &'a str, visitor: &mut V) -> Result<(), 
                 }
             }
             Some(_) => {
-                let sample = line::sample(line, Syntax::Prometheus, &mut labels)
+                let sample = line::sample(line, Format::PrometheusText, &mut labels)
                     .map_err(|e| e.at(line, line_no))?;
                 let kind = typed.map_or(MetricType::Untyped, |(family, kind)| {
                     prometheus_kind(sample.name, family, kind)
@@ -115,7 +115,7 @@ fn openmetrics<'a, V: Visitor<'a>>(text: &'a str, visitor: &mut V) -> Result<(),
         match line.as_bytes().first() {
             None => return Err(LineError::new(0, "blank line").at(line, line_no)),
             Some(b'#') => {
-                match line::comment(line, Syntax::OpenMetrics).map_err(|e| e.at(line, line_no))? {
+                match line::comment(line, Format::OpenMetrics).map_err(|e| e.at(line, line_no))? {
                     CommentLine::Eof => eof_seen = true,
                     CommentLine::Metadata { name, item } => {
                         rules.metadata(line_no, name, &item)?;
@@ -125,7 +125,7 @@ fn openmetrics<'a, V: Visitor<'a>>(text: &'a str, visitor: &mut V) -> Result<(),
                 }
             }
             Some(_) => {
-                let sample = line::sample(line, Syntax::OpenMetrics, &mut labels)
+                let sample = line::sample(line, Format::OpenMetrics, &mut labels)
                     .map_err(|e| e.at(line, line_no))?;
                 let kind = rules.sample(line_no, &sample, &labels)?;
                 visitor.sample(&SampleRef {
