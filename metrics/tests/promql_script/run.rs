@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use opsdeck_metrics::promql::{Engine, Query, QueryError, RangeSeries, Value};
+use opsdeck_metrics::promql::{Engine, Query, QueryError, RangeSeries, Value, VectorSample};
 use opsdeck_metrics::{
     Labels, Matcher, Queryable, SeriesSamples, SeriesStore, StoreConfig, METRIC_NAME,
 };
@@ -15,8 +15,8 @@ use super::parse::{Command, Eval, EvalKind, Expected, Load, MessageMatch, Point}
 pub enum SkipReason {
     /// Reads or expects native histograms (incl. `load_with_nhcb`).
     NativeHistograms,
-    /// Uses a feature out of scope (see `OUT_OF_SCOPE_FUNCTIONS`).
-    Experimental,
+    /// Calls a function that is out of scope (see `OUT_OF_SCOPE_FUNCTIONS`).
+    OutOfScopeFunction,
     /// The expression does not parse with promql-parser although
     /// Prometheus accepts it.
     ParserGap,
@@ -33,7 +33,8 @@ pub struct FileReport {
     pub annotations_unchecked: usize,
 }
 
-/// Functions of experimental features that are out of scope.
+/// Functions of native histograms and of experimental features: out of
+/// scope (docs/promql.md).
 const OUT_OF_SCOPE_FUNCTIONS: &[&str] = &[
     "info(",
     "histogram_count(",
@@ -149,7 +150,7 @@ fn skip_reason(eval: &Eval) -> Option<SkipReason> {
         return Some(SkipReason::NativeHistograms);
     }
     if OUT_OF_SCOPE_FUNCTIONS.iter().any(|f| eval.expr.contains(f)) {
-        return Some(SkipReason::Experimental);
+        return Some(SkipReason::OutOfScopeFunction);
     }
     None
 }
@@ -182,7 +183,19 @@ fn run_eval(db: &Db, engine: &Engine, eval: &Eval, report: &mut FileReport) {
         (Err(e), true) => check_fail_message(eval, &e.to_string()),
         (Ok(_), true) => Err("expected the query to fail, it succeeded".to_string()),
         (Err(e), false) => Err(format!("query failed: {e}")),
-        (Ok(result), false) => check_result(eval, result),
+        (Ok(result), false) => {
+            let plain_instant = matches!(
+                result,
+                Outcome::Instant(Value::Vector(_) | Value::Scalar { .. })
+            );
+            check_result(eval, result).and_then(|()| {
+                if plain_instant && !eval.ordered {
+                    check_as_range_query(db, engine, eval)
+                } else {
+                    Ok(())
+                }
+            })
+        }
     };
     match verdict {
         Ok(()) => {
@@ -209,6 +222,49 @@ fn execute(db: &Db, engine: &Engine, eval: &Eval, query: &Query) -> Result<Outco
             .range(db, query, start, end, step)
             .map(Outcome::Range),
     }
+}
+
+/// Like Prometheus's harness: an instant query must give the same result
+/// as the middle step of a range query from a minute before to a minute
+/// after, which exercises the range evaluation path too.
+fn check_as_range_query(db: &Db, engine: &Engine, eval: &Eval) -> Result<(), String> {
+    let EvalKind::Instant { at } = eval.kind else {
+        return Ok(());
+    };
+    // These functions return the query's own start, end, step and range,
+    // which differ between the two modes by definition.
+    let query_bound = ["start()", "end()", "step()", "range()"].iter().any(|f| {
+        eval.expr
+            .replace("@ start()", "")
+            .replace("@ end()", "")
+            .contains(f)
+    });
+    if query_bound {
+        return Ok(());
+    }
+    let query = Query::parse(&eval.expr).map_err(|e| e.to_string())?;
+    let series = engine
+        .range(db, &query, at - 60_000, at + 60_000, 60_000)
+        .map_err(|e| format!("as a range query: {e}"))?;
+    let at_step: Vec<VectorSample> = series
+        .into_iter()
+        .filter_map(|s| {
+            let v = s.samples.iter().find(|p| p.t == at)?.v;
+            Some(VectorSample {
+                labels: s.labels,
+                t: at,
+                v,
+            })
+        })
+        .collect();
+    let value = match eval.expected.as_slice() {
+        [Expected::Scalar(_)] => Value::Scalar {
+            t: at,
+            v: at_step.first().map_or(f64::NAN, |s| s.v),
+        },
+        _ => Value::Vector(at_step),
+    };
+    check_result(eval, Outcome::Instant(value)).map_err(|e| format!("as a range query: {e}"))
 }
 
 fn check_fail_message(eval: &Eval, message: &str) -> Result<(), String> {
