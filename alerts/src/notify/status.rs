@@ -146,4 +146,37 @@ mod tests {
         );
         assert_eq!(text.matches("# TYPE").count(), 5);
     }
+
+    #[test]
+    fn promtool_accepts_the_metrics() {
+        use std::io::Write;
+        use std::process::{Command, Stdio};
+        let board = StatusBoard::default();
+        board.register("oncall", ReceiverKind::Slack);
+        board.register("ops", ReceiverKind::Discord);
+        let text = render_metrics(&board.snapshot());
+        let Ok(mut promtool) = Command::new("promtool")
+            .args(["check", "metrics"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+        else {
+            println!("skipped: promtool is not installed");
+            return;
+        };
+        promtool
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+        let output = promtool.wait_with_output().unwrap();
+        assert!(
+            output.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
 }
