@@ -215,13 +215,13 @@ impl AlertingRule {
             .iter()
             .map(|l| (l.name.clone(), l.value.clone()))
             .collect();
-        let ctx = AlertContext {
-            labels: template_labels,
-            external_labels: env.external_labels,
-            external_url: env.external_url,
-            value: sample.v,
-            querier: Some(env.querier),
-        };
+        let ctx = AlertContext::new(
+            template_labels,
+            env.external_labels,
+            env.external_url,
+            sample.v,
+            Some(env.querier),
+        );
         let mut labels = sample.labels.without_metric_name();
         for (name, template) in &self.labels {
             labels.set(name.clone(), template.expand(&ctx));

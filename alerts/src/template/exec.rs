@@ -12,25 +12,28 @@ use super::TemplateError;
 pub struct Exec<'a> {
     pub name: &'a str,
     pub funcs: &'a FuncContext<'a>,
+    /// The data the template runs on: `$`, and `.` at the top.
+    root: &'a Value,
     vars: Vec<(String, Value)>,
     line: usize,
     out: String,
 }
 
 impl<'a> Exec<'a> {
-    pub fn new(name: &'a str, funcs: &'a FuncContext<'a>, root: Value) -> Self {
+    pub fn new(name: &'a str, funcs: &'a FuncContext<'a>, root: &'a Value) -> Self {
         Exec {
             name,
             funcs,
-            vars: vec![("$".to_string(), root)],
+            root,
+            vars: Vec::new(),
             line: 1,
             out: String::new(),
         }
     }
 
     pub fn run(mut self, nodes: &[Node]) -> Result<String, TemplateError> {
-        let dot = self.vars[0].1.clone();
-        self.walk(nodes, &dot)?;
+        let root = self.root;
+        self.walk(nodes, root)?;
         Ok(self.out)
     }
 
@@ -167,14 +170,15 @@ impl<'a> Exec<'a> {
 
     fn arg(&mut self, arg: &Arg, dot: &Value) -> Result<Value, TemplateError> {
         match arg {
-            Arg::Field(chain) => self.fields(dot.clone(), chain),
+            Arg::Field(chain) => self.fields(dot, chain),
             Arg::Variable(name, chain) => {
                 let value = self
                     .vars
                     .iter()
                     .rev()
                     .find(|(n, _)| n == name)
-                    .map(|(_, v)| v.clone())
+                    .map(|(_, v)| v)
+                    .or((name == "$").then_some(self.root))
                     .ok_or_else(|| self.error(format!("undefined variable: {name}")))?;
                 self.fields(value, chain)
             }
@@ -187,17 +191,19 @@ impl<'a> Exec<'a> {
             Arg::Nil => Ok(Value::Nil),
             Arg::Pipeline(pipe, chain) => {
                 let value = self.pipeline(pipe, dot)?;
-                self.fields(value, chain)
+                self.fields(&value, chain)
             }
         }
     }
 
-    fn fields(&self, mut value: Value, chain: &[String]) -> Result<Value, TemplateError> {
+    /// Follows `.A.B` from `value`, cloning only what it ends on.
+    fn fields(&self, mut value: &Value, chain: &[String]) -> Result<Value, TemplateError> {
+        static ZERO: Value = Value::String(String::new());
         for field in chain {
             value = match value {
                 // A missing key gives the zero value (Prometheus runs its
                 // templates with `missingkey=zero`, and label maps hold strings).
-                Value::Map(mut m) => m.remove(field).unwrap_or(Value::String(String::new())),
+                Value::Map(m) => m.get(field).unwrap_or(&ZERO),
                 Value::Nil => return Err(self.error(format!("nil pointer evaluating .{field}"))),
                 other => {
                     return Err(self.error(format!(
@@ -207,7 +213,7 @@ impl<'a> Exec<'a> {
                 }
             };
         }
-        Ok(value)
+        Ok(value.clone())
     }
 }
 

@@ -75,7 +75,7 @@ impl Template {
         })
     }
 
-    pub fn execute(&self, data: Value, funcs: &FuncContext<'_>) -> Result<String, TemplateError> {
+    pub fn execute(&self, data: &Value, funcs: &FuncContext<'_>) -> Result<String, TemplateError> {
         exec::Exec::new(&self.name, funcs, data).run(&self.nodes)
     }
 }
@@ -91,13 +91,29 @@ pub struct AlertTemplate {
     literal: Option<String>,
 }
 
-/// What an alert template sees when it is expanded.
+/// What an alert template sees when it is expanded; built once per alert
+/// and shared by all of its labels and annotations.
 pub struct AlertContext<'a> {
-    pub labels: BTreeMap<String, String>,
-    pub external_labels: &'a BTreeMap<String, String>,
-    pub external_url: &'a str,
-    pub value: f64,
-    pub querier: Option<&'a dyn TemplateQuerier>,
+    data: Value,
+    funcs: FuncContext<'a>,
+}
+
+impl<'a> AlertContext<'a> {
+    pub fn new(
+        labels: BTreeMap<String, String>,
+        external_labels: &BTreeMap<String, String>,
+        external_url: &str,
+        value: f64,
+        querier: Option<&'a dyn TemplateQuerier>,
+    ) -> Self {
+        AlertContext {
+            data: exec::alert_data(labels, external_labels.clone(), external_url, value),
+            funcs: FuncContext {
+                querier,
+                external_url: external_url.to_string(),
+            },
+        }
+    }
 }
 
 impl AlertTemplate {
@@ -114,17 +130,7 @@ impl AlertTemplate {
         if let Some(text) = &self.literal {
             return text.clone();
         }
-        let data = exec::alert_data(
-            ctx.labels.clone(),
-            ctx.external_labels.clone(),
-            ctx.external_url,
-            ctx.value,
-        );
-        let funcs = FuncContext {
-            querier: ctx.querier,
-            external_url: ctx.external_url.to_string(),
-        };
-        match self.template.execute(data, &funcs) {
+        match self.template.execute(&ctx.data, &ctx.funcs) {
             Ok(text) => text,
             Err(err) => format!("<error expanding template: {err}>"),
         }

@@ -25,16 +25,17 @@ impl TemplateQuerier for FixedQuerier {
 
 fn expand(text: &str, value: f64) -> String {
     let external = BTreeMap::from([("cluster".to_string(), "eu-1".to_string())]);
-    let ctx = AlertContext {
-        labels: BTreeMap::from([
-            ("instance".to_string(), "node1.example.com:9100".to_string()),
-            ("job".to_string(), "node".to_string()),
-        ]),
-        external_labels: &external,
-        external_url: "http://ops.example.com/prom",
+    let labels = BTreeMap::from([
+        ("instance".to_string(), "node1.example.com:9100".to_string()),
+        ("job".to_string(), "node".to_string()),
+    ]);
+    let ctx = AlertContext::new(
+        labels,
+        &external,
+        "http://ops.example.com/prom",
         value,
-        querier: Some(&FixedQuerier),
-    };
+        Some(&FixedQuerier),
+    );
     match AlertTemplate::parse("Test", text) {
         Ok(t) => t.expand(&ctx),
         Err(e) => format!("PARSE: {e}"),
