@@ -87,11 +87,15 @@ fn section(facts: &AlertFacts<'_>) -> Value {
             rest.join(", ")
         )));
     }
-    json!({
+    let mut section = json!({
         "type": "section",
         "text": {"type": "mrkdwn", "text": limit_utf16(&lines.join("\n"), SECTION_TEXT_MAX)},
-        "fields": fields,
-    })
+    });
+    // Slack rejects an empty `fields` list.
+    if !fields.is_empty() {
+        section["fields"] = Value::Array(fields);
+    }
+    section
 }
 
 fn field(text: &str) -> Value {
