@@ -114,6 +114,12 @@ pub(crate) fn eval(ev: &Evaluator, call: &Call, steps: &Steps) -> Result<Evaluat
             let input = ev.eval_vector(arg(1)?, steps)?;
             histogram::histogram_quantile(&q, input, steps)
         }
+        "histogram_fraction" => {
+            let lower = ev.eval_scalar(arg(0)?, steps)?;
+            let upper = ev.eval_scalar(arg(1)?, steps)?;
+            let input = ev.eval_vector(arg(2)?, steps)?;
+            histogram::histogram_fraction(&lower, &upper, input, steps)
+        }
         "clamp" => {
             let input = ev.eval_vector(arg(0)?, steps)?;
             let min = ev.eval_scalar(arg(1)?, steps)?;

@@ -17,10 +17,35 @@ struct Bucket {
     count: f64,
 }
 
-/// One output series per set of buckets (the labels without `le`), with
-/// the `q` quantile at each step. Series without a parsable `le` are
-/// ignored, as in Prometheus.
+/// `histogram_quantile`: one output series per set of buckets (the labels
+/// without `le`), with the `q` quantile at each step.
 pub(crate) fn histogram_quantile(q: &[f64], input: Vec<Series>, steps: &Steps) -> Vec<Series> {
+    per_histogram(input, steps, |buckets, step| {
+        bucket_quantile(q[step], buckets)
+    })
+}
+
+/// `histogram_fraction`: the share of observations between `lower` and
+/// `upper` at each step.
+pub(crate) fn histogram_fraction(
+    lower: &[f64],
+    upper: &[f64],
+    input: Vec<Series>,
+    steps: &Steps,
+) -> Vec<Series> {
+    per_histogram(input, steps, |buckets, step| {
+        bucket_fraction(lower[step], upper[step], buckets)
+    })
+}
+
+/// Groups bucket series into histograms and calls `f` with each
+/// histogram's buckets present at a step. Series without a parsable `le`
+/// are ignored, as in Prometheus.
+fn per_histogram(
+    input: Vec<Series>,
+    steps: &Steps,
+    mut f: impl FnMut(&mut Vec<Bucket>, usize) -> f64,
+) -> Vec<Series> {
     let mut index: HashMap<Labels, usize> = HashMap::new();
     let mut groups: Vec<(Labels, Vec<(f64, Series)>)> = Vec::new();
     for mut s in input {
@@ -47,7 +72,7 @@ pub(crate) fn histogram_quantile(q: &[f64], input: Vec<Series>, steps: &Steps) -
                 })
             }));
             if !buckets.is_empty() {
-                *point = Some(bucket_quantile(q[step], &mut buckets));
+                *point = Some(f(&mut buckets, step));
             }
         }
         if points.iter().any(Option::is_some) {
@@ -110,6 +135,57 @@ fn bucket_quantile(q: f64, buckets: &mut Vec<Bucket>) -> f64 {
         rank -= buckets[b - 1].count;
     }
     bucket_start + (bucket_end - bucket_start) * (rank / count)
+}
+
+/// The share of observations in `[lower, upper]`, interpolating linearly
+/// inside finite buckets. The first bucket starts at 0 when its bound is
+/// positive, else at -Inf; a bucket of infinite width counts only when the
+/// range reaches its infinite end.
+fn bucket_fraction(lower: f64, upper: f64, buckets: &mut Vec<Bucket>) -> f64 {
+    buckets.sort_by(|a, b| a.upper_bound.total_cmp(&b.upper_bound));
+    if buckets
+        .last()
+        .is_none_or(|b| b.upper_bound != f64::INFINITY)
+    {
+        return f64::NAN;
+    }
+    coalesce(buckets);
+    let total = buckets[buckets.len() - 1].count;
+    if total == 0.0 || lower.is_nan() || upper.is_nan() {
+        return f64::NAN;
+    }
+    if lower >= upper {
+        return 0.0;
+    }
+    let mut observations = 0.0;
+    let mut previous_count = 0.0;
+    for (i, b) in buckets.iter().enumerate() {
+        let bucket_low = match i {
+            0 if b.upper_bound > 0.0 => 0.0,
+            0 => f64::NEG_INFINITY,
+            _ => buckets[i - 1].upper_bound,
+        };
+        let count = b.count - previous_count;
+        previous_count = b.count;
+        let (from, to) = (bucket_low.max(lower), b.upper_bound.min(upper));
+        if from > to || (from == to && bucket_low != b.upper_bound) {
+            continue;
+        }
+        if (b.upper_bound - bucket_low).is_infinite() {
+            // Nothing to interpolate in: the bucket counts when the range
+            // reaches its infinite end.
+            let reaches_end = (b.upper_bound == f64::INFINITY && upper == f64::INFINITY)
+                || (bucket_low == f64::NEG_INFINITY && lower == f64::NEG_INFINITY);
+            if reaches_end {
+                observations += count;
+            }
+        } else if from == bucket_low && to == b.upper_bound {
+            observations += count;
+        } else {
+            observations += count * (to - from) / (b.upper_bound - bucket_low);
+        }
+    }
+    observations / total
 }
 
 /// Merges buckets with the same bound (e.g. `le="1"` and `le="1.0"`).

@@ -40,7 +40,6 @@ const OUT_OF_SCOPE_FUNCTIONS: &[&str] = &[
     "histogram_count(",
     "histogram_sum(",
     "histogram_avg(",
-    "histogram_fraction(",
     "histogram_stddev(",
     "histogram_stdvar(",
     "histogram_quantiles(",
