@@ -321,3 +321,98 @@ fn rules_fire_into_alerts_snapshot_and_rules_api() {
         "the default pack is loaded"
     );
 }
+
+#[test]
+fn query_command_asks_an_agent() {
+    let (_server, agent) = app_agent("");
+    let output = Command::new(env!("CARGO_BIN_EXE_opsdeck"))
+        .args([
+            "query",
+            "--agent",
+            &agent.url,
+            "sum by (pool) (app_pool_active)",
+        ])
+        .output()
+        .expect("run opsdeck query");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.starts_with("{pool=\"main\"} => 3 @["), "{stdout}");
+
+    let output = Command::new(env!("CARGO_BIN_EXE_opsdeck"))
+        .args(["query", "--agent", &agent.url, "rate(app_pool_active)"])
+        .output()
+        .expect("run opsdeck query");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("query"), "{stderr}");
+}
+
+#[test]
+fn silences_mute_alerts_and_need_an_operator_token() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let rules = dir.path().join("rules.yml");
+    std::fs::write(
+        &rules,
+        "groups:\n  - name: test\n    interval: 1s\n    rules:\n      - alert: PoolBusy\n        expr: app_pool_active > 1\n",
+    )
+    .expect("rule file");
+    let (_server, agent) = app_agent(&format!(
+        "rules:\n  default_pack: false\n  files: [{}]\nauth:\n  operator_tokens:\n    - {{name: oncall, token: op-secret}}\n",
+        rules.display()
+    ));
+    agent.snapshot_where("alert firing", |s| !s.alerts.is_empty());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64;
+    let request = serde_json::json!({
+        "matchers": [{"name": "alertname", "value": "PoolBusy"}],
+        "starts_at_ms": now,
+        "ends_at_ms": now + 3_600_000,
+        "created_by": "alice",
+        "comment": "known",
+    });
+    let client = reqwest::blocking::Client::new();
+    let url = format!("{}/api/v1/silences", agent.url);
+    let anonymous = client.post(&url).json(&request).send().expect("post");
+    assert_eq!(
+        anonymous.status(),
+        401,
+        "changes need a token even on loopback"
+    );
+    let created = client
+        .post(&url)
+        .bearer_auth("op-secret")
+        .json(&request)
+        .send()
+        .expect("post");
+    assert_eq!(created.status(), 201);
+    let id = created.json::<serde_json::Value>().expect("JSON")["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    agent.snapshot_where("alert silenced", |s| s.alerts.iter().all(|a| a.silenced));
+    let listed: serde_json::Value = agent.get("/api/v1/silences").json().expect("list");
+    assert_eq!(listed[0]["id"], id.as_str());
+    assert_eq!(listed[0]["created_by"], "alice (oncall)");
+
+    let expired = client
+        .delete(format!("{url}/{id}"))
+        .bearer_auth("op-secret")
+        .send()
+        .expect("delete");
+    assert_eq!(expired.status(), 200);
+    agent.snapshot_where("alert no longer silenced", |s| {
+        s.alerts.iter().all(|a| !a.silenced)
+    });
+    let missing = client
+        .delete(format!("{url}/no-such-id"))
+        .bearer_auth("op-secret")
+        .send()
+        .expect("delete");
+    assert_eq!(missing.status(), 404);
+}

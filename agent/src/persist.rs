@@ -3,6 +3,7 @@
 //! the file is corrupt, from a newer format, or held by another agent.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use redb::{Database, DatabaseError, TableDefinition};
 
@@ -31,7 +32,7 @@ pub enum PersistError {
 }
 
 pub struct Store {
-    db: Database,
+    db: Arc<Database>,
     path: PathBuf,
 }
 
@@ -43,13 +44,18 @@ impl Store {
         })?;
         let path = data_dir.join(DB_FILE);
         let db = Database::create(&path).map_err(|err| open_error(&path, err))?;
-        let store = Store { db, path };
+        let store = Store {
+            db: Arc::new(db),
+            path,
+        };
         store.init_tables()?;
         Ok(store)
     }
 
-    pub fn database(&self) -> &Database {
-        &self.db
+    /// The database itself, shared with subsystems that keep their own
+    /// tables in it (the notification outbox, silences).
+    pub fn shared(&self) -> Arc<Database> {
+        self.db.clone()
     }
 
     fn io(&self, err: impl std::fmt::Display) -> PersistError {
@@ -83,9 +89,7 @@ impl Store {
         }
         tx.commit().map_err(|e| self.io(e))
     }
-}
 
-impl Store {
     pub fn document(&self, key: &str) -> Result<Option<Vec<u8>>, PersistError> {
         let tx = self.db.begin_read().map_err(|e| self.io(e))?;
         let table = tx.open_table(DOCUMENTS).map_err(|e| self.io(e))?;

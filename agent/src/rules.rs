@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use opsdeck_alerts::notify::{self, SilenceStore};
 use opsdeck_alerts::rules::Rule;
 use opsdeck_alerts::{Alert, AlertState as RuleAlertState, Evaluator, EvaluatorOptions};
 use opsdeck_alerts::{RestoreOptions, StateSnapshot};
@@ -89,6 +90,11 @@ pub(crate) async fn run(
         let saved = {
             let mut evaluator = state.rules.lock();
             let ran = evaluator.eval_due(&state.store, now);
+            if ran > 0 {
+                if let Some(notifier) = state.notifier.lock().as_ref() {
+                    notifier.ingest(notifications(&evaluator, now));
+                }
+            }
             (ran > 0).then(|| serde_json::to_vec(&evaluator.snapshot(now)))
         };
         match saved {
@@ -105,6 +111,40 @@ pub(crate) async fn run(
     .await;
 }
 
+/// What the notifier is told after an evaluation: firing alerts, which
+/// expire unless re-sent (as Prometheus sends them, ends = now + 4 ×
+/// the longest group interval), and resolved ones while the evaluator
+/// keeps them (15 minutes). Pending alerts are not notified.
+fn notifications(evaluator: &Evaluator, now: i64) -> Vec<notify::Alert> {
+    let longest = evaluator
+        .groups()
+        .iter()
+        .map(|g| g.interval_ms())
+        .max()
+        .unwrap_or(0);
+    evaluator
+        .alerts()
+        .into_iter()
+        .filter_map(|view| {
+            let alert = view.alert;
+            let (status, ends_at_ms) = match alert.state {
+                RuleAlertState::Firing => (notify::AlertStatus::Firing, Some(now + 4 * longest)),
+                RuleAlertState::Inactive => (notify::AlertStatus::Resolved, alert.resolved_at),
+                RuleAlertState::Pending => return None,
+            };
+            Some(notify::Alert {
+                labels: labels_map(alert),
+                annotations: alert.annotations.clone(),
+                status,
+                starts_at_ms: alert.fired_at.unwrap_or(alert.active_at),
+                ends_at_ms,
+                value: Some(alert.value),
+                generator_url: None,
+            })
+        })
+        .collect()
+}
+
 fn labels_map(alert: &Alert) -> BTreeMap<String, String> {
     alert
         .labels
@@ -113,8 +153,13 @@ fn labels_map(alert: &Alert) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Pending and firing alerts for the snapshot.
-pub(crate) fn active_alerts(evaluator: &Mutex<Evaluator>) -> Vec<AlertSummary> {
+/// Pending and firing alerts for the snapshot, marked when a silence
+/// mutes them.
+pub(crate) fn active_alerts(
+    evaluator: &Mutex<Evaluator>,
+    silences: Option<&SilenceStore>,
+    now: i64,
+) -> Vec<AlertSummary> {
     let evaluator = evaluator.lock();
     evaluator
         .alerts()
@@ -126,16 +171,18 @@ pub(crate) fn active_alerts(evaluator: &Mutex<Evaluator>) -> Vec<AlertSummary> {
                 RuleAlertState::Firing => AlertState::Firing,
                 RuleAlertState::Inactive => return None,
             };
+            let labels = labels_map(alert);
+            let silenced = silences.is_some_and(|s| s.muting(&labels, now).is_some());
             Some(AlertSummary {
                 name: view.rule.to_string(),
                 state,
                 severity: alert.labels.get("severity").map(str::to_string),
-                labels: labels_map(alert),
+                labels,
                 annotations: alert.annotations.clone(),
                 value: alert.value,
                 active_at_ms: alert.active_at,
                 fired_at_ms: alert.fired_at,
-                silenced: false,
+                silenced,
             })
         })
         .collect()

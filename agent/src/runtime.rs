@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use opsdeck_alerts::notify::Notifier;
 use opsdeck_metrics::{SeriesStore, StoreConfig};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -38,6 +39,8 @@ pub enum AgentError {
     Tls(String),
     #[error("cannot build the HTTP client: {0}")]
     HttpClient(String),
+    #[error("notifications: {0}")]
+    Notifications(String),
     #[error("the agent did not stop within {0:?}")]
     ShutdownTimeout(Duration),
 }
@@ -53,6 +56,7 @@ pub struct AgentHandle {
     tasks: JoinSet<()>,
     server_task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     db: Arc<persist::Store>,
+    state: Arc<AgentState>,
 }
 
 impl AgentHandle {
@@ -89,6 +93,11 @@ impl AgentHandle {
                 }
             }
             while self.tasks.join_next().await.is_some() {}
+            // Undelivered notifications stay in the outbox for the next start.
+            let notifier = self.state.notifier.lock().take();
+            if let Some(notifier) = notifier {
+                notifier.shutdown().await;
+            }
         };
         let limit = SHUTDOWN_GRACE + Duration::from_secs(1);
         tokio::time::timeout(limit, wait)
@@ -122,7 +131,9 @@ pub async fn start(mut config: AgentConfig) -> Result<AgentHandle, AgentError> {
         retention_ms: Some(config.retention.as_millis() as i64),
         ..StoreConfig::default()
     }));
-    let state = Arc::new(AgentState::new(store, evaluator));
+    let notifier = Notifier::start(&config.notifications, db.shared())
+        .map_err(|err| AgentError::Notifications(err.to_string()))?;
+    let state = Arc::new(AgentState::new(store, evaluator, notifier));
     let cancel = CancellationToken::new();
     let started_at_ms = now_ms();
     let node = NodeIdentity {
@@ -153,7 +164,7 @@ pub async fn start(mut config: AgentConfig) -> Result<AgentHandle, AgentError> {
     tasks.spawn(rules::run(state.clone(), db.clone(), cancel.clone()));
 
     let app = AppState {
-        state,
+        state: state.clone(),
         cancel: cancel.clone(),
         started_at_ms,
     };
@@ -199,5 +210,6 @@ pub async fn start(mut config: AgentConfig) -> Result<AgentHandle, AgentError> {
         tasks,
         server_task: Some(server_task),
         db,
+        state,
     })
 }

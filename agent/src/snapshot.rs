@@ -78,7 +78,11 @@ impl SnapshotBuilder {
                 .values()
                 .map(|h| h.status.clone())
                 .collect(),
-            alerts: crate::rules::active_alerts(&self.state.rules),
+            alerts: crate::rules::active_alerts(
+                &self.state.rules,
+                self.state.silences().as_ref(),
+                now,
+            ),
             actions: Vec::new(),
         }
     }

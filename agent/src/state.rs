@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwapOption;
 use bytes::Bytes;
+use opsdeck_alerts::notify::{Notifier, SilenceStore};
 use opsdeck_alerts::Evaluator;
 use opsdeck_metrics::{Labels, SeriesStore, METRIC_NAME};
 use parking_lot::{Mutex, RwLock};
@@ -37,6 +38,8 @@ pub(crate) struct AgentState {
     pub process: RwLock<Option<ProcessStats>>,
     /// Alert and recording rules, evaluated by `rules::run`.
     pub rules: Mutex<Evaluator>,
+    /// Routes, silences and delivers alerts; taken out at shutdown.
+    pub notifier: Mutex<Option<Notifier>>,
     pub published: ArcSwapOption<Published>,
     /// Every new snapshot, for the SSE stream.
     pub updates: broadcast::Sender<Arc<Published>>,
@@ -44,7 +47,7 @@ pub(crate) struct AgentState {
 }
 
 impl AgentState {
-    pub(crate) fn new(store: Arc<SeriesStore>, rules: Evaluator) -> Self {
+    pub(crate) fn new(store: Arc<SeriesStore>, rules: Evaluator, notifier: Notifier) -> Self {
         let (updates, _) = broadcast::channel(16);
         AgentState {
             store,
@@ -52,6 +55,7 @@ impl AgentState {
             host: RwLock::default(),
             process: RwLock::default(),
             rules: Mutex::new(rules),
+            notifier: Mutex::new(Some(notifier)),
             published: ArcSwapOption::empty(),
             updates,
             ready: AtomicBool::new(false),
@@ -77,6 +81,11 @@ impl AgentState {
                 failures_total: 0,
             },
         );
+    }
+
+    /// The silences, while the notifier runs.
+    pub(crate) fn silences(&self) -> Option<SilenceStore> {
+        self.notifier.lock().as_ref().map(|n| n.silences().clone())
     }
 
     /// Whether every source has been collected at least once.

@@ -309,9 +309,11 @@ mod tests {
     use super::*;
 
     fn collector(config: ProcessConfig, dir: &Path) -> ProcessCollector {
-        let rules = opsdeck_alerts::Evaluator::new(Default::default());
-        let state = Arc::new(AgentState::new(Arc::default(), rules));
         let db = Arc::new(persist::Store::open(dir).unwrap());
+        let rules = opsdeck_alerts::Evaluator::new(Default::default());
+        let notifier =
+            opsdeck_alerts::notify::Notifier::start(&Default::default(), db.shared()).unwrap();
+        let state = Arc::new(AgentState::new(Arc::default(), rules, notifier));
         ProcessCollector::new(config, state, db)
     }
 

@@ -239,6 +239,10 @@ pub(super) fn validate(config: &AgentConfig) -> Result<(), ConfigError> {
             "must be more than 0s",
         ));
     }
+    config
+        .notifications
+        .validate()
+        .map_err(|err| ConfigError::invalid(format!("notifications.{}", err.key), err.message))?;
     crate::profiles::validate_config(&config.profiles)?;
     crate::rules::build_evaluator(&config.rules).map(|_| ())
 }

@@ -22,6 +22,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use opsdeck_alerts::notify::NotificationsConfig;
 use serde::Deserialize;
 use url::Url;
 
@@ -49,6 +50,8 @@ pub struct AgentConfig {
     pub process: Option<ProcessConfig>,
     pub profiles: ProfilesConfig,
     pub rules: RulesConfig,
+    /// Receivers, routing, inhibition and delivery (docs/notifications.md).
+    pub notifications: NotificationsConfig,
     pub log: LogConfig,
 }
 
@@ -67,6 +70,7 @@ impl Default for AgentConfig {
             process: None,
             profiles: ProfilesConfig::default(),
             rules: RulesConfig::default(),
+            notifications: NotificationsConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -452,7 +456,10 @@ impl AgentConfig {
     /// Reads every `*_file` secret into its value (done by [`load`] and by
     /// `start`, so configs built in code may use files too).
     pub fn read_secret_files(&mut self) -> Result<(), ConfigError> {
-        secrets::resolve_files(self)
+        secrets::resolve_files(self)?;
+        self.notifications
+            .load_secrets(&|_| None)
+            .map_err(|err| ConfigError::invalid(format!("notifications.{}", err.key), err.message))
     }
 
     /// Checks what types alone cannot. The error names the offending key.

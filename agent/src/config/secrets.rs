@@ -80,6 +80,10 @@ pub(crate) fn apply_env(config: &mut AgentConfig, env: Env<'_>) -> Result<(), Co
             });
         }
     }
+    config
+        .notifications
+        .load_secrets(env)
+        .map_err(|err| ConfigError::invalid(format!("notifications.{}", err.key), err.message))?;
     for target in &mut config.scrape {
         let prefix = target_env_prefix(&target.name);
         if let Some(secret) = from_env(env, &format!("{prefix}BEARER_TOKEN"))? {

@@ -3,6 +3,7 @@
 mod auth;
 mod exposition;
 mod query;
+mod silences;
 mod stream;
 
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{delete, get};
 use axum::{middleware, Json, Router};
 use tokio_util::sync::CancellationToken;
 
@@ -41,6 +42,11 @@ pub(crate) fn router(app: AppState, auth: &AuthConfig, open_reads: bool) -> Rout
         .route("/api/v1/stream", get(stream::stream))
         .route("/api/v1/alerts", get(alerts))
         .route("/api/v1/rules", get(rules))
+        .route(
+            "/api/v1/silences",
+            get(silences::list).post(silences::create),
+        )
+        .route("/api/v1/silences/{id}", delete(silences::expire))
         .with_state(app)
         .merge(queries)
         .layer(middleware::from_fn_with_state(
@@ -99,9 +105,9 @@ async fn metrics(State(app): State<AppState>) -> Response {
         sources: app.state.sources.read().values().cloned().collect(),
         snapshot: published.as_deref().map(|p| &p.snapshot),
     };
-    (
-        [(header::CONTENT_TYPE, exposition::CONTENT_TYPE)],
-        exposition::render(&facts),
-    )
-        .into_response()
+    let mut text = exposition::render(&facts);
+    if let Some(notifier) = app.state.notifier.lock().as_ref() {
+        text.push_str(&notifier.metrics_text());
+    }
+    ([(header::CONTENT_TYPE, exposition::CONTENT_TYPE)], text).into_response()
 }
