@@ -27,6 +27,10 @@ mod selector;
 use crate::{Labels, Queryable, Sample};
 use eval::{Evaluated, Evaluator, Steps};
 
+/// A range query may have at most this many steps, as in Prometheus: the
+/// evaluator holds every step of every series in memory.
+pub const MAX_RANGE_STEPS: usize = 11_000;
+
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum QueryError {
     #[error("parse error: {0}")]
@@ -139,6 +143,11 @@ impl Engine {
             )));
         }
         let steps = Steps::range(start, end, step_ms);
+        if steps.count > MAX_RANGE_STEPS {
+            return Err(QueryError::exec(format!(
+                "exceeded maximum resolution of {MAX_RANGE_STEPS} points per timeseries; try a larger step"
+            )));
+        }
         let evaluator = Evaluator::new(db, self.lookback_ms, &steps, false);
         match evaluator.eval(&q.expr, &steps)? {
             Evaluated::Scalar(values) => Ok(vec![RangeSeries {
@@ -153,9 +162,10 @@ impl Engine {
                     .collect(),
             }]),
             Evaluated::Vector(series) => labels_out::range_matrix(series, &steps),
-            Evaluated::String(_) | Evaluated::Matrix(_) => Err(QueryError::exec(
-                "a range query must return a scalar or an instant vector",
-            )),
+            other => Err(QueryError::exec(format!(
+                "a range query must return a scalar or an instant vector, not a {}",
+                other.type_name()
+            ))),
         }
     }
 }

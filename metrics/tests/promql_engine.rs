@@ -1,0 +1,165 @@
+//! The PromQL engine's public API over a real store: result shapes, the
+//! range-query contract and its errors. Query semantics are covered by
+//! Prometheus's own scripts in `promql_conformance`.
+
+use opsdeck_metrics::promql::{Engine, Query, QueryError, Value};
+use opsdeck_metrics::{Labels, SeriesStore, StoreConfig, STALE_NAN};
+
+const MIN: i64 = 60_000;
+
+fn store() -> SeriesStore {
+    let store = SeriesStore::new(StoreConfig {
+        retention_ms: None,
+        ..Default::default()
+    });
+    for (instance, per_minute) in [("a", 60.0), ("b", 120.0)] {
+        let labels = Labels::from_pairs([
+            ("__name__", "requests_total"),
+            ("job", "api"),
+            ("instance", instance),
+        ]);
+        for i in 0..=10 {
+            store
+                .append(&labels, i * MIN, per_minute * i as f64)
+                .expect("append");
+        }
+    }
+    let up = Labels::from_pairs([("__name__", "up"), ("job", "api")]);
+    store.append(&up, 0, 1.0).expect("append");
+    store.append(&up, 5 * MIN, STALE_NAN).expect("append");
+    store
+}
+
+fn query(text: &str) -> Query {
+    Query::parse(text).expect("query parses")
+}
+
+#[test]
+fn instant_vector_samples_carry_the_evaluation_time() {
+    let value = Engine::default()
+        .instant(
+            &store(),
+            &query("sum by (job) (rate(requests_total[5m]))"),
+            10 * MIN,
+        )
+        .expect("query");
+    let Value::Vector(samples) = value else {
+        panic!("expected a vector, got {value:?}");
+    };
+    assert_eq!(samples.len(), 1);
+    assert_eq!(samples[0].labels, Labels::from_pairs([("job", "api")]));
+    assert_eq!(samples[0].t, 10 * MIN);
+    assert!((samples[0].v - 3.0).abs() < 1e-9, "{}", samples[0].v);
+}
+
+#[test]
+fn range_queries_return_series_sorted_by_labels_with_one_point_per_step() {
+    let series = Engine::default()
+        .range(&store(), &query("requests_total / 60"), 0, 4 * MIN, MIN)
+        .expect("query");
+    let instances: Vec<&str> = series
+        .iter()
+        .map(|s| s.labels.get("instance").expect("instance label"))
+        .collect();
+    assert_eq!(instances, ["a", "b"]);
+    let b: Vec<(i64, f64)> = series[1].samples.iter().map(|p| (p.t, p.v)).collect();
+    assert_eq!(
+        b,
+        [
+            (0, 0.0),
+            (MIN, 2.0),
+            (2 * MIN, 4.0),
+            (3 * MIN, 6.0),
+            (4 * MIN, 8.0)
+        ]
+    );
+}
+
+#[test]
+fn a_stale_marker_ends_a_series_in_range_queries() {
+    let series = Engine::default()
+        .range(&store(), &query("up"), 0, 8 * MIN, MIN)
+        .expect("query");
+    let times: Vec<i64> = series[0].samples.iter().map(|p| p.t).collect();
+    assert_eq!(times, [0, MIN, 2 * MIN, 3 * MIN, 4 * MIN]);
+}
+
+#[test]
+fn range_queries_reject_bad_steps_and_huge_resolutions() {
+    let engine = Engine::default();
+    let db = store();
+    let q = query("up");
+    assert!(matches!(
+        engine.range(&db, &q, 0, MIN, 0),
+        Err(QueryError::Execution(_))
+    ));
+    assert!(matches!(
+        engine.range(&db, &q, MIN, 0, 1_000),
+        Err(QueryError::Execution(_))
+    ));
+    let err = engine
+        .range(&db, &q, 0, 12_000, 1)
+        .expect_err("too many steps");
+    assert!(err.to_string().contains("maximum resolution"), "{err}");
+    let err = engine
+        .range(&db, &query("up[5m]"), 0, MIN, MIN)
+        .expect_err("a range vector is no range-query result");
+    assert!(err.to_string().contains("range vector"), "{err}");
+    let err = engine
+        .range(&db, &query("up[5m]"), MIN, MIN, MIN)
+        .expect_err("a single step does not make it an instant query");
+    assert!(err.to_string().contains("range vector"), "{err}");
+}
+
+#[test]
+fn instant_queries_return_matrices_scalars_and_strings() {
+    let engine = Engine::default();
+    let db = store();
+    match engine.instant(&db, &query("requests_total{instance=\"a\"}[2m]"), 10 * MIN) {
+        Ok(Value::Matrix(series)) => {
+            let times: Vec<i64> = series[0].samples.iter().map(|p| p.t).collect();
+            assert_eq!(times, [9 * MIN, 10 * MIN], "the window is left-open");
+        }
+        other => panic!("expected a matrix, got {other:?}"),
+    }
+    assert_eq!(
+        engine.instant(&db, &query("count(requests_total) * 2"), MIN),
+        Ok(Value::Vector(vec![opsdeck_metrics::promql::VectorSample {
+            labels: Labels::new(),
+            t: MIN,
+            v: 4.0
+        }]))
+    );
+    assert_eq!(
+        engine.instant(&db, &query("scalar(count(requests_total))"), MIN),
+        Ok(Value::Scalar { t: MIN, v: 2.0 })
+    );
+    assert_eq!(
+        engine.instant(&db, &query("\"hello\""), MIN),
+        Ok(Value::String {
+            t: MIN,
+            s: "hello".into()
+        })
+    );
+}
+
+#[test]
+fn ambiguous_matches_are_errors() {
+    let err = Engine::default()
+        .instant(&store(), &query("requests_total / on(job) up"), MIN)
+        .expect_err("two left series match one right series");
+    assert!(
+        err.to_string()
+            .contains("many-to-one matching must be explicit"),
+        "{err}"
+    );
+}
+
+#[test]
+fn syntax_errors_are_parse_errors() {
+    assert!(matches!(Query::parse("sum(up"), Err(QueryError::Parse(_))));
+    assert!(matches!(
+        Query::parse(r#"label_replace(up, "\xff", "", "job", "(.*)")"#),
+        Err(QueryError::Parse(_))
+    ));
+}
