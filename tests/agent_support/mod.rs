@@ -271,10 +271,9 @@ impl Agent {
         let pid = self.child.id().to_string();
         let sent = Command::new("kill").args(["-TERM", &pid]).status();
         assert!(sent.is_ok_and(|s| s.success()), "kill -TERM {pid}");
-        let status = eventually("agent exit", Duration::from_secs(10), || {
+        eventually("agent exit", Duration::from_secs(10), || {
             self.child.try_wait().expect("wait agent")
-        });
-        status
+        })
     }
 }
 
