@@ -9,7 +9,10 @@ fn every_agent_example_is_valid() {
     let mut checked = 0;
     for entry in std::fs::read_dir(&dir).expect("examples dir") {
         let path = entry.expect("entry").path();
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
         if !(name.starts_with("agent-") && name.ends_with(".yaml")) {
             continue;
         }
