@@ -46,6 +46,9 @@ impl<'a> Visitor<'a> for Collector<'a> {
         };
         let family = &mut all[index];
         match item {
+            // Repeated metadata (concatenated expositions) often repeats
+            // the same text: keep the copy already made.
+            MetadataItem::Help(help) if family.help.as_deref() == Some(&*help) => {}
             MetadataItem::Help(help) => family.help = Some(help.into_owned()),
             MetadataItem::Type(kind) => family.kind = kind,
             MetadataItem::Unit(unit) => family.unit = Some(unit.to_string()),
