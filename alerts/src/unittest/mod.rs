@@ -224,6 +224,84 @@ fn wildcard_match(pattern: &[u8], name: &[u8]) -> bool {
 mod tests {
     use super::*;
 
+    const RULES: &str = "
+groups:
+  - name: first
+    rules:
+      - record: doubled
+        expr: base * 2
+  - name: second
+    rules:
+      - alert: Big
+        expr: doubled > 5
+        for: 1m
+        annotations: {summary: 'doubled is {{ $value }}'}
+";
+
+    fn run_text(test: &str) -> (Vec<String>, String) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("rules.yml"), RULES).expect("write rules");
+        let path = dir.path().join("test.yml");
+        std::fs::write(&path, test).expect("write test");
+        let mut warnings = Vec::new();
+        let failures = run_file(&path, &mut warnings).expect("writable");
+        (failures, String::from_utf8_lossy(&warnings).into_owned())
+    }
+
+    #[test]
+    fn recording_results_feed_alerts_in_group_order() {
+        let (failures, _) = run_text(
+            "
+rule_files: ['rule*.yml']
+group_eval_order: [first, second]
+tests:
+  - interval: 1m
+    input_series:
+      - series: base
+        values: '1+1x5'
+    alert_rule_test:
+      - eval_time: 2m
+        alertname: Big
+        exp_alerts: []
+      - eval_time: 3m
+        alertname: Big
+        exp_alerts:
+          - exp_annotations: {summary: doubled is 8}
+    promql_expr_test:
+      - expr: doubled
+        eval_time: 2m
+        exp_samples:
+          - labels: doubled
+            value: 6
+",
+        );
+        assert!(failures.is_empty(), "{failures:#?}");
+    }
+
+    #[test]
+    fn reports_file_level_mistakes_like_promtool() {
+        let (failures, _) =
+            run_text("rule_files: [rules.yml]\ngroup_eval_order: [a, a]\ntests: [{}]\n");
+        assert_eq!(failures, ["group name repeated in evaluation order: a"]);
+        let (failures, _) =
+            run_text("tests:\n  - name: g\n    alert_rule_test:\n      - eval_time: 1m\n");
+        assert_eq!(
+            failures,
+            ["an item under alert_rule_test misses required attribute alertname at eval_time 1m (in TestGroup g)"]
+        );
+        let (failures, warnings) = run_text("rule_files: [missing.yml]\ntests: [{}]\n");
+        assert!(failures.is_empty());
+        assert!(
+            warnings.contains("WARNING: no file match pattern"),
+            "{warnings}"
+        );
+        let (failures, _) = run_text("tests:\n  - interval: 1m\n    fuzzy: true\n");
+        assert!(
+            failures[0].contains("unknown field `fuzzy`"),
+            "{failures:?}"
+        );
+    }
+
     #[test]
     fn wildcards_match_like_filepath_glob() {
         assert!(wildcard_match(b"*.yml", b"rules.yml"));
