@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use promql_parser::parser::{token, AggregateExpr, LabelModifier};
 
 use super::eval::{Evaluated, Evaluator, Series, Steps};
+use super::labels_out::push_field;
 use super::math::{format_go_float, quantile, KahanSum, Mean, Variance};
 use super::QueryError;
 use crate::{Labels, METRIC_NAME};
@@ -101,27 +102,22 @@ struct Groups {
 
 impl Groups {
     fn new(input: &[Series], modifier: Option<&LabelModifier>) -> Self {
-        let mut index: HashMap<Labels, usize> = HashMap::new();
+        let mut index: HashMap<String, usize> = HashMap::new();
         let mut groups = Groups {
             labels: Vec::new(),
             members: Vec::new(),
             drop_name: Vec::new(),
         };
+        // The key is written into one buffer, so only a new group allocates.
+        let mut key = String::new();
         for (i, s) in input.iter().enumerate() {
-            let key = match modifier {
-                Some(LabelModifier::Include(by)) => s.labels.keep_only(&by.labels),
-                Some(LabelModifier::Exclude(without)) => {
-                    let mut l = s.labels.drop_names(&without.labels);
-                    l.remove(METRIC_NAME);
-                    l
-                }
-                None => Labels::new(),
-            };
-            let g = match index.get(&key) {
+            key.clear();
+            group_key(&s.labels, modifier, &mut key);
+            let g = match index.get(key.as_str()) {
                 Some(&g) => g,
                 None => {
                     index.insert(key.clone(), groups.labels.len());
-                    groups.labels.push(key);
+                    groups.labels.push(group_labels(&s.labels, modifier));
                     groups.members.push(Vec::new());
                     groups.drop_name.push(false);
                     groups.labels.len() - 1
@@ -131,6 +127,40 @@ impl Groups {
             groups.drop_name[g] |= s.drop_name;
         }
         groups
+    }
+}
+
+/// Writes the values that decide a series' group: the `by` labels' values,
+/// or every label but the `without` ones and the metric name.
+fn group_key(labels: &Labels, modifier: Option<&LabelModifier>, key: &mut String) {
+    match modifier {
+        Some(LabelModifier::Include(by)) => {
+            for name in &by.labels {
+                push_field(key, labels.get(name).unwrap_or(""));
+            }
+        }
+        Some(LabelModifier::Exclude(without)) => {
+            for l in labels {
+                if l.name != METRIC_NAME && !without.labels.contains(&l.name) {
+                    push_field(key, &l.name);
+                    push_field(key, &l.value);
+                }
+            }
+        }
+        None => {}
+    }
+}
+
+/// The labels of a group's output series.
+fn group_labels(labels: &Labels, modifier: Option<&LabelModifier>) -> Labels {
+    match modifier {
+        Some(LabelModifier::Include(by)) => labels.keep_only(&by.labels),
+        Some(LabelModifier::Exclude(without)) => {
+            let mut l = labels.drop_names(&without.labels);
+            l.remove(METRIC_NAME);
+            l
+        }
+        None => Labels::new(),
     }
 }
 
@@ -268,7 +298,7 @@ fn count_values(
     label: &str,
     steps: &Steps,
 ) -> Result<Vec<Series>, QueryError> {
-    if !is_valid_label_name(label) {
+    if label.is_empty() {
         return Err(QueryError::exec(format!("invalid label name {label:?}")));
     }
     let mut out: Vec<Series> = Vec::new();
@@ -294,8 +324,4 @@ fn count_values(
         }
     }
     Ok(out)
-}
-
-pub(crate) fn is_valid_label_name(name: &str) -> bool {
-    !name.is_empty() && !name.contains(char::is_control)
 }

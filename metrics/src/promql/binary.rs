@@ -9,7 +9,7 @@ use promql_parser::parser::{
 };
 
 use super::eval::{is_comparison, Evaluated, Evaluator, Series, Steps};
-use super::labels_out::prometheus_string;
+use super::labels_out::{prometheus_string, push_field};
 use super::QueryError;
 use crate::{Labels, METRIC_NAME};
 
@@ -150,16 +150,13 @@ impl<'a> Matching<'a> {
         let mut sig = String::new();
         if self.on {
             for name in self.names {
-                sig.push_str(labels.get(name).unwrap_or(""));
-                sig.push('\u{ff}');
+                push_field(&mut sig, labels.get(name).unwrap_or(""));
             }
         } else {
             for l in labels {
                 if l.name != METRIC_NAME && !self.names.contains(&l.name) {
-                    sig.push_str(&l.name);
-                    sig.push('\u{fe}');
-                    sig.push_str(&l.value);
-                    sig.push('\u{ff}');
+                    push_field(&mut sig, &l.name);
+                    push_field(&mut sig, &l.value);
                 }
             }
         }

@@ -53,10 +53,14 @@ fn per_histogram(
             continue;
         };
         s.labels.remove(BUCKET_LABEL);
-        let g = *index.entry(s.labels.clone()).or_insert_with(|| {
-            groups.push((s.labels.clone(), Vec::new()));
-            groups.len() - 1
-        });
+        let g = match index.get(&s.labels) {
+            Some(&g) => g,
+            None => {
+                index.insert(s.labels.clone(), groups.len());
+                groups.push((s.labels.clone(), Vec::new()));
+                groups.len() - 1
+            }
+        };
         groups[g].1.push((upper_bound, s));
     }
     let mut buckets = Vec::new();

@@ -99,3 +99,12 @@ pub(crate) fn prometheus_string(labels: &Labels) -> String {
         .collect();
     format!("{{{}}}", parts.join(", "))
 }
+
+/// Appends `field` to a grouping or matching key, length-prefixed so that
+/// no label value can make two different label sets produce one key.
+pub(crate) fn push_field(key: &mut String, field: &str) {
+    use std::fmt::Write;
+    // Writing to a String cannot fail.
+    let _ = write!(key, "{}:", field.len());
+    key.push_str(field);
+}
