@@ -145,7 +145,7 @@ async fn start_agent(
 ) -> anyhow::Result<opsdeck_agent::AgentHandle> {
     let path = dir.join("agent.yaml");
     let text = format!(
-        "listen: {{address: '127.0.0.1:0'}}\ndata_dir: '{data}'\ninterval: 1s\nhost: {{enabled: false}}\nscrape:\n  - {{name: demo, url: '{url}/metrics', interval: 1s}}\nrules: {{default_pack: false, files: ['{rules}'], interval: 1s}}\nnotifications:\n  receivers: [{{name: hook, webhook: {{url: '{receiver}/opsdeck'}}}}]\n  route: {{receiver: hook, group_by: ['...'], group_wait: 0s}}\n",
+        "listen: {{address: '127.0.0.1:0'}}\ndata_dir: '{data}'\ninterval: 1s\nhost: {{enabled: false}}\nscrape:\n  - {{name: demo, url: '{url}/metrics', interval: 1s, timeout: 900ms}}\nrules: {{default_pack: false, files: ['{rules}'], interval: 1s}}\nnotifications:\n  receivers: [{{name: hook, webhook: {{url: '{receiver}/opsdeck'}}}}]\n  route: {{receiver: hook, group_by: ['...'], group_wait: 0s}}\n",
         data = dir.join("agent-data").display(),
         url = node.url(),
         rules = dir.join("rules.yml").display(),
