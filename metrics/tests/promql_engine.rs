@@ -163,3 +163,17 @@ fn syntax_errors_are_parse_errors() {
         Err(QueryError::Parse(_))
     ));
 }
+
+#[test]
+fn extreme_offsets_and_subquery_resolutions_do_not_crash() {
+    let engine = Engine::default();
+    let db = store();
+    let value = engine
+        .instant(&db, &query("requests_total offset 100000y"), MIN)
+        .expect("an offset far in the past selects nothing");
+    assert_eq!(value, Value::Vector(Vec::new()));
+    let err = engine
+        .instant(&db, &query("max_over_time(up[30d:1ms])"), MIN)
+        .expect_err("too many subquery steps");
+    assert!(err.to_string().contains("subquery"), "{err}");
+}

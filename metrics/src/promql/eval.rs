@@ -14,6 +14,10 @@ use crate::{Labels, Queryable, Sample};
 /// its default global evaluation interval.
 pub(crate) const DEFAULT_SUBQUERY_STEP_MS: i64 = 60_000;
 
+/// A subquery may evaluate at most this many inner steps: every step of
+/// every inner series is held in memory.
+const MAX_SUBQUERY_STEPS: usize = 1_000_000;
+
 /// The evaluation times: `count` steps from `start`, `step` apart.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Steps {
@@ -36,7 +40,7 @@ impl Steps {
         Steps {
             start,
             step,
-            count: ((end - start) / step) as usize + 1,
+            count: (end.saturating_sub(start) / step) as usize + 1,
         }
     }
 
@@ -197,14 +201,23 @@ impl<'a> Evaluator<'a> {
                 if step <= 0 {
                     return Err(QueryError::exec("subquery step must be positive"));
                 }
-                let (lo, hi) = (ends[0] - range, ends[ends.len() - 1]);
+                let (lo, hi) = (ends[0].saturating_sub(range), ends[ends.len() - 1]);
                 // Inner steps sit on multiples of the step, strictly after
                 // the window start (windows are left-open).
-                let first = lo.div_euclid(step) * step + step;
+                let first = lo
+                    .div_euclid(step)
+                    .saturating_mul(step)
+                    .saturating_add(step);
                 let series = if first > hi {
                     Vec::new()
                 } else {
                     let inner = Steps::range(first, hi, step);
+                    if inner.count > MAX_SUBQUERY_STEPS {
+                        return Err(QueryError::exec(format!(
+                            "subquery needs {} steps, more than the limit of {MAX_SUBQUERY_STEPS}; use a larger subquery step",
+                            inner.count
+                        )));
+                    }
                     let evaluated = self.eval_vector(&sq.expr, &inner)?;
                     evaluated
                         .into_iter()
@@ -253,7 +266,11 @@ impl<'a> Evaluator<'a> {
             AtModifier::At(t) => system_time_ms(t),
         });
         (0..steps.count)
-            .map(|i| fixed.unwrap_or_else(|| steps.time(i)) - offset)
+            .map(|i| {
+                fixed
+                    .unwrap_or_else(|| steps.time(i))
+                    .saturating_sub(offset)
+            })
             .collect()
     }
 }
@@ -262,7 +279,7 @@ impl Windows {
     /// The samples of each window as a plain matrix (instant queries only).
     fn into_matrix(self) -> Vec<SampleSeries> {
         let end = self.ends[0];
-        let start = end - self.range_ms;
+        let start = end.saturating_sub(self.range_ms);
         self.series
             .into_iter()
             .filter_map(|mut s| {
@@ -274,7 +291,7 @@ impl Windows {
 }
 
 pub(crate) fn duration_ms(d: &std::time::Duration) -> i64 {
-    d.as_millis() as i64
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
 fn offset_ms(offset: &Offset) -> i64 {

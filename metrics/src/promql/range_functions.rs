@@ -39,7 +39,7 @@ pub(crate) fn map_windows(
                 return;
             }
             let window = Window {
-                start: ends[step] - range_ms,
+                start: ends[step].saturating_sub(range_ms),
                 end: ends[step],
                 eval_time: steps.time(step),
                 step,
@@ -67,7 +67,7 @@ pub(crate) fn for_each_window<'s>(
 ) {
     let (mut lo, mut hi) = (0, 0);
     for (step, &end) in ends.iter().enumerate() {
-        let start = end - range_ms;
+        let start = end.saturating_sub(range_ms);
         while hi < samples.len() && samples[hi].t <= end {
             hi += 1;
         }

@@ -29,7 +29,7 @@ pub(crate) fn instant_vector(
 ) -> Vec<Series> {
     let refs = ev.reference_times(steps, vs.at.as_ref(), vs.offset.as_ref());
     let (min_ref, max_ref) = (refs[0], refs[refs.len() - 1]);
-    let selected = select(ev, vs, min_ref - ev.lookback_ms + 1, max_ref);
+    let selected = select(ev, vs, min_ref.saturating_sub(ev.lookback_ms) + 1, max_ref);
     let mut out = Vec::with_capacity(selected.len());
     for s in selected {
         let mut points = Vec::with_capacity(refs.len());
@@ -41,7 +41,7 @@ pub(crate) fn instant_vector(
             let point = next
                 .checked_sub(1)
                 .map(|i| s.samples[i])
-                .filter(|p| p.t > r - ev.lookback_ms && !is_stale_nan(p.v))
+                .filter(|p| p.t > r.saturating_sub(ev.lookback_ms) && !is_stale_nan(p.v))
                 .map(|p| if timestamps { p.t as f64 / 1000.0 } else { p.v });
             points.push(point);
         }
@@ -62,7 +62,7 @@ pub(crate) fn matrix(ev: &Evaluator, ms: &MatrixSelector, steps: &Steps) -> Wind
     let range_ms = duration_ms(&ms.range);
     let ends = ev.reference_times(steps, ms.vs.at.as_ref(), ms.vs.offset.as_ref());
     let (min_end, max_end) = (ends[0], ends[ends.len() - 1]);
-    let series = select(ev, &ms.vs, min_end - range_ms + 1, max_end)
+    let series = select(ev, &ms.vs, min_end.saturating_sub(range_ms) + 1, max_end)
         .into_iter()
         .filter_map(|mut s| {
             s.samples.retain(|p| !is_stale_nan(p.v));
