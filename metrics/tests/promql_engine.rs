@@ -177,3 +177,19 @@ fn extreme_offsets_and_subquery_resolutions_do_not_crash() {
         .expect_err("too many subquery steps");
     assert!(err.to_string().contains("subquery"), "{err}");
 }
+
+#[test]
+fn unsupported_features_are_errors_not_wrong_answers() {
+    let engine = Engine::default();
+    let db = store();
+    for text in [
+        "requests_total + fill(0) up",
+        "histogram_count(requests_total)",
+        "info(up)",
+    ] {
+        let err = engine
+            .instant(&db, &query(text), MIN)
+            .expect_err("unsupported");
+        assert!(matches!(err, QueryError::Execution(_)), "{text}: {err}");
+    }
+}

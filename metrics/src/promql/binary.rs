@@ -49,6 +49,11 @@ pub(crate) fn eval(ev: &Evaluator, b: &BinaryExpr, steps: &Steps) -> Result<Eval
         (Evaluated::Vector(l), Evaluated::Vector(r)) => {
             let default_modifier = BinModifier::default();
             let modifier = b.modifier.as_ref().unwrap_or(&default_modifier);
+            if modifier.fill_values.lhs.is_some() || modifier.fill_values.rhs.is_some() {
+                return Err(QueryError::exec(
+                    "the experimental fill, fill_left and fill_right modifiers are not supported",
+                ));
+            }
             let matching = Matching::new(modifier.matching.as_ref());
             let series = match op {
                 token::T_LAND => and_unless(l, &r, &matching, steps, true),
