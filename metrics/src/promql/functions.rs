@@ -95,19 +95,44 @@ pub(crate) fn eval(ev: &Evaluator, call: &Call, steps: &Steps) -> Result<Evaluat
         "predict_linear" => {
             let windows = ev.eval_windows(arg(0)?, steps)?;
             let duration = ev.eval_scalar(arg(1)?, steps)?;
-            range_functions::compute(name, windows, steps, Some(&duration))?
+            range_functions::compute(name, windows, steps, &[duration])?
         }
         "quantile_over_time" => {
             let q = ev.eval_scalar(arg(0)?, steps)?;
             let windows = ev.eval_windows(arg(1)?, steps)?;
-            range_functions::compute(name, windows, steps, Some(&q))?
+            range_functions::compute(name, windows, steps, &[q])?
         }
-        "rate" | "irate" | "increase" | "delta" | "idelta" | "deriv" | "resets" | "changes"
-        | "avg_over_time" | "min_over_time" | "max_over_time" | "sum_over_time"
-        | "count_over_time" | "stddev_over_time" | "stdvar_over_time" | "last_over_time"
-        | "first_over_time" | "present_over_time" | "mad_over_time" => {
+        "rate"
+        | "irate"
+        | "increase"
+        | "delta"
+        | "idelta"
+        | "deriv"
+        | "resets"
+        | "changes"
+        | "avg_over_time"
+        | "min_over_time"
+        | "max_over_time"
+        | "sum_over_time"
+        | "count_over_time"
+        | "stddev_over_time"
+        | "stdvar_over_time"
+        | "last_over_time"
+        | "first_over_time"
+        | "present_over_time"
+        | "mad_over_time"
+        | "ts_of_first_over_time"
+        | "ts_of_last_over_time"
+        | "ts_of_min_over_time"
+        | "ts_of_max_over_time" => {
             let windows = ev.eval_windows(arg(0)?, steps)?;
-            range_functions::compute(name, windows, steps, None)?
+            range_functions::compute(name, windows, steps, &[])?
+        }
+        "double_exponential_smoothing" => {
+            let windows = ev.eval_windows(arg(0)?, steps)?;
+            let smoothing = ev.eval_scalar(arg(1)?, steps)?;
+            let trend = ev.eval_scalar(arg(2)?, steps)?;
+            range_functions::compute(name, windows, steps, &[smoothing, trend])?
         }
         "histogram_quantile" => {
             let q = ev.eval_scalar(arg(0)?, steps)?;

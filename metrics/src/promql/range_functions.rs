@@ -78,17 +78,18 @@ pub(crate) fn for_each_window<'s>(
     }
 }
 
-/// The per-window computation of a range function, by name. `scalar` is
-/// the extra scalar argument (`predict_linear`'s duration,
-/// `quantile_over_time`'s quantile), one per step.
+/// The per-window computation of a range function, by name. `scalars` are
+/// the extra scalar arguments (`predict_linear`'s duration,
+/// `quantile_over_time`'s quantile, the smoothing factors), one value per
+/// step each.
 pub(crate) fn compute(
     name: &str,
     windows: Windows,
     steps: &Steps,
-    scalar: Option<&[f64]>,
+    scalars: &[Vec<f64>],
 ) -> Result<Vec<Series>, QueryError> {
     let range_s = windows.range_ms as f64 / 1000.0;
-    let scalar_at = |step: usize| scalar.map_or(f64::NAN, |s| s[step]);
+    let scalar_at = |step: usize| scalars.first().map_or(f64::NAN, |s| s[step]);
     let out = match name {
         "rate" => map_windows(windows, steps, false, |s, w| {
             extrapolated_delta(s, w, true).map(|d| d / range_s)
@@ -177,6 +178,42 @@ pub(crate) fn compute(
                 Some(quantile(0.5, &mut values))
             })
         }
+        "ts_of_first_over_time" => map_windows(windows, steps, false, |s, _| {
+            s.first().map(|p| seconds(p.t))
+        }),
+        "ts_of_last_over_time" => {
+            map_windows(windows, steps, false, |s, _| s.last().map(|p| seconds(p.t)))
+        }
+        "ts_of_min_over_time" => map_windows(windows, steps, false, |s, _| {
+            s.iter()
+                .reduce(|m, p| if p.v < m.v || m.v.is_nan() { p } else { m })
+                .map(|p| seconds(p.t))
+        }),
+        "ts_of_max_over_time" => map_windows(windows, steps, false, |s, _| {
+            s.iter()
+                .reduce(|m, p| if p.v > m.v || m.v.is_nan() { p } else { m })
+                .map(|p| seconds(p.t))
+        }),
+        "double_exponential_smoothing" => {
+            let (Some(smoothing), Some(trend)) = (scalars.first(), scalars.get(1)) else {
+                return Err(QueryError::exec(
+                    "double_exponential_smoothing needs a smoothing and a trend factor",
+                ));
+            };
+            if let Some(sf) = smoothing.iter().find(|f| !(**f > 0.0 && **f < 1.0)) {
+                return Err(QueryError::exec(format!(
+                    "invalid smoothing factor. Expected: 0 < sf < 1, got: {sf}"
+                )));
+            }
+            if let Some(tf) = trend.iter().find(|f| !(**f > 0.0 && **f < 1.0)) {
+                return Err(QueryError::exec(format!(
+                    "invalid trend factor. Expected: 0 < tf < 1, got: {tf}"
+                )));
+            }
+            map_windows(windows, steps, false, |s, w| {
+                double_exponential_smoothing(s, smoothing[w.step], trend[w.step])
+            })
+        }
         other => {
             return Err(QueryError::exec(format!(
                 "function {other} is not supported"
@@ -225,6 +262,28 @@ fn extrapolated_delta(samples: &[Sample], w: Window, is_counter: bool) -> Option
         to_end = average_interval / 2.0;
     }
     Some(result * (sampled + to_start + to_end) / sampled)
+}
+
+fn seconds(t_ms: i64) -> f64 {
+    t_ms as f64 / 1000.0
+}
+
+/// Holt's linear smoothing: the smoothed value after the last sample, with
+/// smoothing factor `sf` and trend factor `tf`.
+fn double_exponential_smoothing(samples: &[Sample], sf: f64, tf: f64) -> Option<f64> {
+    if samples.len() < 2 {
+        return None;
+    }
+    let (mut s0, mut s1) = (0.0, samples[0].v);
+    let mut trend = samples[1].v - samples[0].v;
+    for (i, p) in samples.iter().enumerate().skip(1) {
+        if i > 1 {
+            trend = tf * (s1 - s0) + (1.0 - tf) * trend;
+        }
+        let smoothed = sf * p.v + (1.0 - sf) * (s1 + trend);
+        (s0, s1) = (s1, smoothed);
+    }
+    Some(s1)
 }
 
 /// `irate` and `idelta`: from the last two samples.

@@ -43,9 +43,6 @@ const OUT_OF_SCOPE_FUNCTIONS: &[&str] = &[
     "histogram_stddev(",
     "histogram_stdvar(",
     "histogram_quantiles(",
-    "double_exponential_smoothing(",
-    "holt_winters(",
-    "ts_of_",
     "start_timestamp(",
     "integral(",
 ];
