@@ -139,6 +139,23 @@ pub(crate) fn eval(ev: &Evaluator, call: &Call, steps: &Steps) -> Result<Evaluat
             let input = ev.eval_vector(arg(1)?, steps)?;
             histogram::histogram_quantile(&q, input, steps)
         }
+        "histogram_quantiles" => {
+            let input = ev.eval_vector(arg(0)?, steps)?;
+            let label = ev.eval_string(arg(1)?, steps)?;
+            let mut out = Vec::new();
+            for e in args.iter().skip(2) {
+                let q = ev.eval_scalar(e, steps)?;
+                let mut series = histogram::histogram_quantile(&q, input.clone(), steps);
+                // The label holds the quantile as given; it is constant
+                // for a quantile that is a literal, the common case.
+                let value = quantile_label(q[0]);
+                for s in &mut series {
+                    s.labels.set(label.as_str(), value.as_str());
+                }
+                out.extend(series);
+            }
+            out
+        }
         "histogram_fraction" => {
             let lower = ev.eval_scalar(arg(0)?, steps)?;
             let upper = ev.eval_scalar(arg(1)?, steps)?;
@@ -258,6 +275,17 @@ pub(crate) fn eval(ev: &Evaluator, call: &Call, steps: &Steps) -> Result<Evaluat
         }
     };
     Ok(Evaluated::Vector(vector))
+}
+
+/// A quantile as a label value, as Prometheus writes bucket bounds: `0.0`,
+/// `0.25`, `1.0`, `NaN`.
+fn quantile_label(q: f64) -> String {
+    let s = super::math::format_go_float(q);
+    if s.contains(['.', 'e', 'N', 'I']) {
+        s
+    } else {
+        format!("{s}.0")
+    }
 }
 
 /// Go's `math.Max`/`math.Min`: NaN wins.

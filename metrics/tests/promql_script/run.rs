@@ -42,7 +42,6 @@ const OUT_OF_SCOPE_FUNCTIONS: &[&str] = &[
     "histogram_avg(",
     "histogram_stddev(",
     "histogram_stdvar(",
-    "histogram_quantiles(",
     "start_timestamp(",
     "integral(",
 ];
