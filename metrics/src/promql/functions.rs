@@ -167,7 +167,9 @@ pub(crate) fn eval(ev: &Evaluator, call: &Call, steps: &Steps) -> Result<Evaluat
             let min = ev.eval_scalar(arg(1)?, steps)?;
             let max = ev.eval_scalar(arg(2)?, steps)?;
             map_values(input, true, |v, step| {
-                (min[step] <= max[step]).then(|| go_max(min[step], go_min(max[step], v)))
+                // Only a maximum below the minimum empties the result; NaN
+                // bounds give NaN.
+                (!(max[step] < min[step])).then(|| go_max(min[step], go_min(max[step], v)))
             })
         }
         "clamp_min" => {

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use opsdeck_metrics::promql::{Engine, Query, QueryError, RangeSeries, Value, VectorSample};
 use opsdeck_metrics::{
-    Labels, Matcher, Queryable, SeriesSamples, SeriesStore, StoreConfig, METRIC_NAME,
+    Labels, Matcher, Queryable, SeriesSamples, SeriesStore, StoreConfig, METRIC_NAME, STALE_NAN,
 };
 
 use super::parse::{Command, Eval, EvalKind, Expected, Load, MessageMatch, Point};
@@ -103,12 +103,13 @@ pub fn run_script(commands: &[Command]) -> FileReport {
 
 /// Appends a `load` block. A series listed twice is merged, the later
 /// line winning where both have a value, as in Prometheus's test storage.
+/// Series with native histogram samples are remembered, so that statements
+/// reading them are skipped when they do not match.
 fn apply_load(db: &mut Db, load: &Load) -> Result<(), String> {
     let mut merged: BTreeMap<&Labels, BTreeMap<i64, f64>> = BTreeMap::new();
     for series in &load.series {
         if series.points.contains(&Point::Histogram) {
             db.histograms.push(series.labels.clone());
-            continue;
         }
         if load.with_nhcb {
             if let Some(base) = series
@@ -124,8 +125,18 @@ fn apply_load(db: &mut Db, load: &Load) -> Result<(), String> {
         }
         let points = merged.entry(&series.labels).or_default();
         for (i, point) in series.points.iter().enumerate() {
-            if let Point::Value(v) = point {
-                points.insert(i as i64 * load.interval, *v);
+            let t = i as i64 * load.interval;
+            match point {
+                Point::Value(v) => {
+                    points.insert(t, *v);
+                }
+                // The store holds floats only. A stale marker in the
+                // histogram's place makes float functions skip it, as
+                // Prometheus's do, instead of reusing an older float.
+                Point::Histogram => {
+                    points.insert(t, STALE_NAN);
+                }
+                Point::Omitted => {}
             }
         }
     }
@@ -190,10 +201,12 @@ fn run_eval(db: &Db, engine: &Engine, eval: &Eval, report: &mut FileReport) {
     // A statement that read series we could not load (native histograms)
     // still counts when its float results match; when they do not, the
     // missing samples may be why, so it is skipped rather than failed.
-    if verdict.is_err() && db.read_histogram.load(Ordering::Relaxed) {
-        report
-            .skipped
-            .push((SkipReason::NativeHistograms, eval.line, eval.expr.clone()));
+    if let (Err(why), true) = (&verdict, db.read_histogram.load(Ordering::Relaxed)) {
+        report.skipped.push((
+            SkipReason::NativeHistograms,
+            eval.line,
+            format!("{} ({why})", eval.expr),
+        ));
         return;
     }
     match verdict {
