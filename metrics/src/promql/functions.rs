@@ -169,7 +169,8 @@ pub(crate) fn eval(ev: &Evaluator, call: &Call, steps: &Steps) -> Result<Evaluat
             map_values(input, true, |v, step| {
                 // Only a maximum below the minimum empties the result; NaN
                 // bounds give NaN.
-                (!(max[step] < min[step])).then(|| go_max(min[step], go_min(max[step], v)))
+                let empty = max[step].partial_cmp(&min[step]) == Some(std::cmp::Ordering::Less);
+                (!empty).then(|| go_max(min[step], go_min(max[step], v)))
             })
         }
         "clamp_min" => {
