@@ -96,6 +96,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 /// The child: an agent as `opsdeck agent` runs it (two worker threads).
 fn run_agent(path: &str) -> Result<(), Box<dyn std::error::Error>> {
+    opsdeck_agent::memory::limit_malloc_arenas();
     let config = opsdeck_agent::config::load(std::path::Path::new(path))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -24,6 +24,7 @@ pub mod api;
 pub mod client;
 pub mod config;
 pub mod logging;
+pub mod memory;
 pub mod persist;
 
 mod collect;

@@ -34,6 +34,7 @@ pub fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::SUCCESS);
     }
+    opsdeck_agent::memory::limit_malloc_arenas();
     let _log_guard = opsdeck_agent::logging::init(&config.log)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
