@@ -5,13 +5,17 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-/// Run the agent next to an application. Configuration reference:
-/// docs/agent.md; examples in examples/.
-///
-/// Secrets can come from the environment: OPSDECK_OPERATOR_TOKEN,
-/// OPSDECK_VIEWER_TOKEN, OPSDECK_SCRAPE_<TARGET>_BEARER_TOKEN and
-/// OPSDECK_SCRAPE_<TARGET>_PASSWORD, each also as *_FILE naming a file.
+/// Run the agent next to an application.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Configuration reference: docs/agent.md; examples in examples/.
+The agent prints `agent NAME URL` on stdout once listening, and exits 0
+after SIGTERM or SIGINT.
+
+Secrets from the environment (each also as VAR_FILE naming a file):
+  OPSDECK_OPERATOR_TOKEN, OPSDECK_VIEWER_TOKEN,
+  OPSDECK_SCRAPE_<TARGET>_BEARER_TOKEN, OPSDECK_SCRAPE_<TARGET>_PASSWORD,
+  OPSDECK_RECEIVER_<NAME>_URL")]
 pub struct AgentArgs {
     /// Agent config file (YAML).
     #[arg(long, value_name = "FILE")]
