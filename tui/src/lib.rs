@@ -166,7 +166,7 @@ pub fn run(options: Options) -> Result<(), TuiError> {
 }
 
 /// Once a second, so ages and staleness advance on screen.
-fn spawn_clock(runtime: &tokio::runtime::Runtime, events: mpsc::Sender<AppEvent>) {
+pub fn spawn_clock(runtime: &tokio::runtime::Runtime, events: mpsc::Sender<AppEvent>) {
     runtime.spawn(async move {
         let mut interval = tokio::time::interval(Duration::from_secs(1));
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);

@@ -67,7 +67,7 @@ async fn stream_once(
                 fleet.update(target.id, |entry| entry.apply_snapshot(*snapshot, now_ms()));
             }
             Ok(Decoded::Heartbeat) => {
-                fleet.update(target.id, |entry| entry.apply_heartbeat(now_ms()));
+                fleet.update_quietly(target.id, |entry| entry.apply_heartbeat(now_ms()));
             }
             Ok(Decoded::Unknown(kind)) => {
                 tracing::debug!(agent = %target.url, kind, "ignoring unknown stream event");

@@ -39,6 +39,15 @@ impl FleetHandle {
         }
     }
 
+    /// Changes one agent's entry without waking the UI: for changes that
+    /// only move "last update" along (heartbeats), which the one-second
+    /// clock redraws anyway.
+    pub fn update_quietly(&self, agent: AgentId, change: impl FnOnce(&mut AgentEntry)) {
+        if let Some(entry) = self.state.write().agents.get_mut(agent) {
+            change(entry);
+        }
+    }
+
     /// Read access for drawing. Clears the changed flag first so a write
     /// racing with the draw wakes the UI again.
     pub fn read_for_draw(&self) -> RwLockReadGuard<'_, FleetState> {

@@ -13,12 +13,6 @@ pub struct AlertCounts {
     pub other: usize,
 }
 
-impl AlertCounts {
-    pub fn total(&self) -> usize {
-        self.critical + self.warning + self.other
-    }
-}
-
 /// One fleet row's numbers; `None` where the agent does not know.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NodeSummary {
