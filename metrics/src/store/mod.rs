@@ -111,6 +111,14 @@ impl Default for SeriesStore {
 /// The series an append touched, if any, with why it failed.
 type AppendFailure = (Option<SeriesId>, AppendError);
 
+/// What creating a series found.
+enum Creation {
+    /// Created, holding the sample.
+    Created(SeriesId),
+    /// Another writer created it first; the sample is not yet appended.
+    Exists(Arc<Series>),
+}
+
 impl SeriesStore {
     pub fn new(config: StoreConfig) -> Self {
         SeriesStore {
@@ -176,12 +184,11 @@ impl SeriesStore {
             let series = match existing {
                 Some(series) => series,
                 None => match self.create_series(labels, t, v)? {
-                    Ok(id) => {
+                    Creation::Created(id) => {
                         self.after_append(t);
                         return Ok(id);
                     }
-                    // Created by another writer since the lookup.
-                    Err(series) => series,
+                    Creation::Exists(series) => series,
                 },
             };
             match series.append(t, v) {
@@ -213,15 +220,8 @@ impl SeriesStore {
         }
     }
 
-    /// Creates a series holding `(t, v)`: `Ok(id)` when created, `Err` with
-    /// the series when another writer created it first.
-    #[allow(clippy::type_complexity)]
-    fn create_series(
-        &self,
-        labels: &Labels,
-        t: i64,
-        v: f64,
-    ) -> Result<Result<SeriesId, Arc<Series>>, AppendFailure> {
+    /// Creates a series holding `(t, v)`, unless the memory cap refuses it.
+    fn create_series(&self, labels: &Labels, t: i64, v: f64) -> Result<Creation, AppendFailure> {
         if let Some(max_bytes) = self.config.max_bytes {
             if self.bytes_used() > max_bytes {
                 self.enforce_cap();
@@ -234,14 +234,14 @@ impl SeriesStore {
         }
         let mut index = self.index.write();
         if let Some(series) = index.get(labels) {
-            return Ok(Err(Arc::clone(series)));
+            return Ok(Creation::Exists(Arc::clone(series)));
         }
         let (series, index_bytes) = index.insert(labels.clone(), t, v);
         drop(index);
         self.bytes
             .fetch_add(index_bytes + series.chunk_bytes(), Ordering::Relaxed);
         self.counters.samples_added(1);
-        Ok(Ok(series.id))
+        Ok(Creation::Created(series.id))
     }
 
     fn after_append(&self, t: i64) {

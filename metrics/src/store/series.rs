@@ -10,9 +10,10 @@ use crate::{is_stale_nan, Labels, Sample};
 
 pub(crate) type SeriesId = u64;
 
-/// A head chunk is closed once it holds this many samples. Like
-/// Prometheus's 120, enough to amortize the per-chunk overhead; twice that
-/// because we keep no separate index of chunk positions.
+/// A head chunk is closed once it holds this many samples: twice
+/// Prometheus's 120, because at 1 s scrapes the fixed cost of a chunk
+/// (about 50 bytes) would otherwise add 0.4 bytes to every sample, while a
+/// query still decodes at most one chunk it does not need.
 const MAX_SAMPLES_PER_CHUNK: u32 = 240;
 
 /// ...or once it spans this long, so that sparse series still free memory
