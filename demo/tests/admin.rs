@@ -69,12 +69,12 @@ async fn drain_moves_guilds_to_the_other_shards_and_resume_brings_them_back() {
 
 #[tokio::test]
 async fn a_drain_takes_a_few_simulated_seconds() {
-    // At speed 10 the 5 s drain takes half a real second.
-    let node = start_node_at(3, 11, 10.0).await;
+    // At speed 4 the 5 s drain takes 1.25 real seconds.
+    let node = start_node_at(3, 11, 4.0).await;
     let client = Client::new(&node);
     let home = client.shard(0).await["guilds"].as_u64().expect("guilds");
     client.post("/admin/shards/0/drain", None).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let midway = client.shard(0).await;
     assert_eq!(midway["state"], "draining");
     let left = midway["guilds"].as_u64().expect("guilds");
@@ -87,8 +87,8 @@ async fn a_drain_takes_a_few_simulated_seconds() {
 
 #[tokio::test]
 async fn a_restarted_shard_goes_disconnected_starting_ready() {
-    // Slow enough that `starting` (2.5 simulated seconds) lasts 125 ms.
-    let node = start_node_at(3, 12, 20.0).await;
+    // Slow enough that `starting` (2.5 simulated seconds) lasts 250 ms.
+    let node = start_node_at(3, 12, 10.0).await;
     let client = Client::new(&node);
     let before = client.shard(1).await;
 
@@ -240,8 +240,9 @@ async fn unknown_things_are_404_with_a_message() {
 
 #[tokio::test]
 async fn invalid_transitions_are_409_with_a_message() {
-    // Slow enough that the restart below lasts the whole first half.
-    let node = start_node_at(2, 16, 5.0).await;
+    // Slow enough (1.25 s identifying) that the restart below lasts the
+    // whole first half.
+    let node = start_node_at(2, 16, 2.0).await;
     let client = Client::new(&node);
     let conflict = |path: &'static str, expected: &'static str| {
         let client = &client;
