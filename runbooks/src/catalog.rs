@@ -1,0 +1,50 @@
+//! The built-in runbooks, embedded in the binary.
+
+use crate::format::Runbook;
+use crate::load::{self, RunbookError};
+
+const SOURCES: &[(&str, &str)] = &[
+    (
+        "catalog/drain-shard.yaml",
+        include_str!("../catalog/drain-shard.yaml"),
+    ),
+    (
+        "catalog/resume-shard.yaml",
+        include_str!("../catalog/resume-shard.yaml"),
+    ),
+    (
+        "catalog/restart-shard.yaml",
+        include_str!("../catalog/restart-shard.yaml"),
+    ),
+    (
+        "catalog/rolling-restart-node.yaml",
+        include_str!("../catalog/rolling-restart-node.yaml"),
+    ),
+    (
+        "catalog/recycle-pool.yaml",
+        include_str!("../catalog/recycle-pool.yaml"),
+    ),
+    (
+        "catalog/restart-node.yaml",
+        include_str!("../catalog/restart-node.yaml"),
+    ),
+];
+
+/// Every built-in runbook, parsed and checked.
+pub fn builtin() -> Result<Vec<Runbook>, RunbookError> {
+    SOURCES
+        .iter()
+        .map(|(file, text)| load::parse(file, text))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_builtin_runbook_loads_and_ids_match_files() {
+        let runbooks = super::builtin().unwrap();
+        for (rb, (file, _)) in runbooks.iter().zip(super::SOURCES) {
+            assert_eq!(format!("catalog/{}.yaml", rb.id), *file);
+        }
+    }
+}
