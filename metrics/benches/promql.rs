@@ -278,13 +278,23 @@ struct TimedStore<'a> {
     select_nanos: AtomicU64,
 }
 
-impl Queryable for TimedStore<'_> {
-    fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<SeriesSamples> {
+impl TimedStore<'_> {
+    fn timed(&self, read: impl FnOnce() -> Vec<SeriesSamples>) -> Vec<SeriesSamples> {
         let started = Instant::now();
-        let selected = self.store.select(matchers, mint, maxt);
+        let selected = read();
         self.select_nanos
             .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
         selected
+    }
+}
+
+impl Queryable for TimedStore<'_> {
+    fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<SeriesSamples> {
+        self.timed(|| self.store.select(matchers, mint, maxt))
+    }
+
+    fn select_newest(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<SeriesSamples> {
+        self.timed(|| self.store.select_newest(matchers, mint, maxt))
     }
 }
 

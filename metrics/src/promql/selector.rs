@@ -29,7 +29,19 @@ pub(crate) fn instant_vector(
 ) -> Vec<Series> {
     let refs = ev.reference_times(steps, vs.at.as_ref(), vs.offset.as_ref());
     let (min_ref, max_ref) = (refs[0], refs[refs.len() - 1]);
-    let selected = select(ev, vs, min_ref.saturating_sub(ev.lookback_ms) + 1, max_ref);
+    // At a single reference time only each series' newest sample counts.
+    let read = if min_ref == max_ref {
+        Read::Newest
+    } else {
+        Read::All
+    };
+    let selected = select(
+        ev,
+        vs,
+        min_ref.saturating_sub(ev.lookback_ms) + 1,
+        max_ref,
+        read,
+    );
     let mut out = Vec::with_capacity(selected.len());
     for s in selected {
         let mut points = Vec::with_capacity(refs.len());
@@ -62,7 +74,8 @@ pub(crate) fn matrix(ev: &Evaluator, ms: &MatrixSelector, steps: &Steps) -> Wind
     let range_ms = duration_ms(&ms.range);
     let ends = ev.reference_times(steps, ms.vs.at.as_ref(), ms.vs.offset.as_ref());
     let (min_end, max_end) = (ends[0], ends[ends.len() - 1]);
-    let series = select(ev, &ms.vs, min_end.saturating_sub(range_ms) + 1, max_end)
+    let mint = min_end.saturating_sub(range_ms) + 1;
+    let series = select(ev, &ms.vs, mint, max_end, Read::All)
         .into_iter()
         .filter_map(|mut s| {
             s.samples.retain(|p| !is_stale_nan(p.v));
@@ -80,9 +93,22 @@ pub(crate) fn matrix(ev: &Evaluator, ms: &MatrixSelector, steps: &Steps) -> Wind
     }
 }
 
+/// Which samples of `[mint, maxt]` a selector needs.
+#[derive(Clone, Copy)]
+enum Read {
+    All,
+    Newest,
+}
+
 /// Reads the selector's series with samples in `[mint, maxt]`. A selector
 /// with `or` alternatives reads each and merges them.
-fn select(ev: &Evaluator, vs: &VectorSelector, mint: i64, maxt: i64) -> Vec<SeriesSamples> {
+fn select(
+    ev: &Evaluator,
+    vs: &VectorSelector,
+    mint: i64,
+    maxt: i64,
+    read: Read,
+) -> Vec<SeriesSamples> {
     if mint > maxt {
         return Vec::new();
     }
@@ -100,7 +126,10 @@ fn select(ev: &Evaluator, vs: &VectorSelector, mint: i64, maxt: i64) -> Vec<Seri
         for m in alternative {
             matchers.push(convert_matcher(m));
         }
-        all.extend(ev.db.select(&matchers, mint, maxt));
+        all.extend(match read {
+            Read::All => ev.db.select(&matchers, mint, maxt),
+            Read::Newest => ev.db.select_newest(&matchers, mint, maxt),
+        });
     }
     if !vs.matchers.or_matchers.is_empty() {
         all.sort_by(|a, b| a.labels.cmp(&b.labels));

@@ -40,6 +40,18 @@ pub trait Queryable: Send + Sync {
     /// samples oldest first; series are ordered by label set. Stale markers
     /// are included as samples with `STALE_NAN`.
     fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<SeriesSamples>;
+
+    /// Like [`Queryable::select`], but with only the newest sample in
+    /// `[mint, maxt]` of each series: all an instant vector selector at a
+    /// single time reads. A store can answer it without decoding history.
+    fn select_newest(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<SeriesSamples> {
+        let mut selected = self.select(matchers, mint, maxt);
+        for s in &mut selected {
+            let older = s.samples.len().saturating_sub(1);
+            s.samples.drain(..older);
+        }
+        selected
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -267,8 +279,16 @@ impl SeriesStore {
     }
 }
 
-impl Queryable for SeriesStore {
-    fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<SeriesSamples> {
+impl SeriesStore {
+    /// The matching series ordered by label set, each with the samples
+    /// `read` returns for `[mint, maxt]` (after retention), if any.
+    fn select_with(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        read: impl Fn(&Series, i64, i64) -> Vec<Sample>,
+    ) -> Vec<SeriesSamples> {
         let mint = mint.max(self.retention_cutoff());
         if mint > maxt {
             return Vec::new();
@@ -278,13 +298,72 @@ impl Queryable for SeriesStore {
         series
             .iter()
             .filter_map(|s| {
-                // The lock is held for the copy only; decoding runs unlocked.
-                let samples = s.snapshot(mint, maxt).samples_between(mint, maxt);
+                let samples = read(s, mint, maxt);
                 (!samples.is_empty()).then(|| SeriesSamples {
                     labels: s.labels.clone(),
                     samples,
                 })
             })
             .collect()
+    }
+}
+
+impl Queryable for SeriesStore {
+    fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<SeriesSamples> {
+        self.select_with(matchers, mint, maxt, |s, mint, maxt| {
+            // The lock is held for the copy only; decoding runs unlocked.
+            s.snapshot(mint, maxt).samples_between(mint, maxt)
+        })
+    }
+
+    fn select_newest(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<SeriesSamples> {
+        self.select_with(matchers, mint, maxt, |s, mint, maxt| {
+            s.newest_between(mint, maxt).into_iter().collect()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `select_newest` must be the last sample `select` returns, whether the
+    /// head answers it or a closed chunk has to be decoded.
+    #[test]
+    fn select_newest_is_the_last_selected_sample() {
+        let store = SeriesStore::new(StoreConfig {
+            retention_ms: None,
+            max_bytes: None,
+        });
+        let labels = Labels::from_pairs([("__name__", "up"), ("job", "a")]);
+        for i in 0..300i64 {
+            // A stale marker now and then: it is a sample like any other here.
+            let v = if i % 37 == 0 {
+                crate::STALE_NAN
+            } else {
+                i as f64
+            };
+            store.append(&labels, i * 15_000, v).unwrap();
+        }
+        let matchers = [Matcher::equal("job", "a")];
+        let newest = 299 * 15_000;
+        for maxt in (-20_000..newest + 20_000).step_by(7_001) {
+            for range in [1, 15_000, 300_000, 3_600_000] {
+                let mint = maxt - range;
+                let all = store.select(&matchers, mint, maxt);
+                let expected: Vec<(i64, u64)> = all
+                    .iter()
+                    .filter_map(|s| s.samples.last())
+                    .map(|p| (p.t, p.v.to_bits()))
+                    .collect();
+                let got: Vec<(i64, u64)> = store
+                    .select_newest(&matchers, mint, maxt)
+                    .iter()
+                    .inspect(|s| assert_eq!(s.labels, labels))
+                    .flat_map(|s| s.samples.iter().map(|p| (p.t, p.v.to_bits())))
+                    .collect();
+                assert_eq!(got, expected, "mint {mint} maxt {maxt}");
+            }
+        }
     }
 }

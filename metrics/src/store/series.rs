@@ -151,20 +151,27 @@ impl Series {
         is_stale_nan(self.data.lock().head.last_value())
     }
 
+    /// The newest sample in `[mint, maxt]`. The head keeps its newest
+    /// sample uncompressed, so when that is not after `maxt` (an instant
+    /// query at the present) nothing is decoded.
+    pub(crate) fn newest_between(&self, mint: i64, maxt: i64) -> Option<Sample> {
+        let snapshot = {
+            let data = self.data.lock();
+            let newest = data.head.max_t();
+            if newest <= maxt {
+                return (newest >= mint).then(|| Sample {
+                    t: newest,
+                    v: data.head.last_value(),
+                });
+            }
+            data.snapshot(mint, maxt)
+        };
+        snapshot.samples_between(mint, maxt).pop()
+    }
+
     /// Copies out, under the lock, only the chunks overlapping `[mint, maxt]`.
     pub(crate) fn snapshot(&self, mint: i64, maxt: i64) -> ChunkSnapshot {
-        let data = self.data.lock();
-        let overlaps = |c: &ClosedChunk| c.max_t >= mint && c.min_t <= maxt;
-        let mut chunks: Vec<ClosedChunk> = data
-            .closed
-            .iter()
-            .filter(|c| overlaps(c))
-            .cloned()
-            .collect();
-        if data.head.max_t() >= mint && data.head.min_t() <= maxt {
-            chunks.push(data.head.freeze());
-        }
-        ChunkSnapshot(chunks)
+        self.data.lock().snapshot(mint, maxt)
     }
 
     /// Drops closed chunks whose newest sample is older than `cutoff`.
@@ -219,6 +226,20 @@ impl Series {
 }
 
 impl SeriesData {
+    fn snapshot(&self, mint: i64, maxt: i64) -> ChunkSnapshot {
+        let overlaps = |c: &ClosedChunk| c.max_t >= mint && c.min_t <= maxt;
+        let mut chunks: Vec<ClosedChunk> = self
+            .closed
+            .iter()
+            .filter(|c| overlaps(c))
+            .cloned()
+            .collect();
+        if self.head.max_t() >= mint && self.head.min_t() <= maxt {
+            chunks.push(self.head.freeze());
+        }
+        ChunkSnapshot(chunks)
+    }
+
     /// Moves the full head into the closed chunks and opens a new head with
     /// the sample `(t, v)`, keeping `chunk_bytes` exact.
     fn close_head_and_start(&mut self, t: i64, v: f64) {
