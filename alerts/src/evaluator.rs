@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use opsdeck_metrics::promql::Engine;
 use opsdeck_metrics::SeriesStore;
 
+use crate::duration::PromDuration;
 use crate::rulefmt::{self, RuleFileError};
 use crate::rules::{Alert, EvalContext, Rule, RuleGroup};
 use crate::state::{restore_groups, snapshot_groups, RestoreOptions, StateSnapshot};
@@ -20,6 +21,10 @@ pub struct EvaluatorOptions {
     pub external_labels: BTreeMap<String, String>,
     pub external_url: String,
     pub engine: Engine,
+    /// Divides every alerting rule's `for` and `keep_firing_for`. 1 for real
+    /// deployments; a simulation whose clock runs N times faster than real
+    /// time (`opsdeck demo --speed N`) sets N so that alerts keep its pace.
+    pub hold_speedup: f64,
 }
 
 impl Default for EvaluatorOptions {
@@ -29,6 +34,7 @@ impl Default for EvaluatorOptions {
             external_labels: BTreeMap::new(),
             external_url: String::new(),
             engine: Engine::default(),
+            hold_speedup: 1.0,
         }
     }
 }
@@ -63,7 +69,9 @@ impl Evaluator {
 
     /// Loads rules from text (`origin` names it in errors).
     pub fn add_source(&mut self, origin: &Path, text: &str) -> Result<(), Vec<RuleFileError>> {
-        let groups = load_groups(origin, text, self.options.default_interval_ms)?;
+        let mut file = rulefmt::parse_text(origin, text).map_err(|e| vec![e])?;
+        speed_up_holds(&mut file, self.options.hold_speedup);
+        let groups = build_groups(origin, &file, self.options.default_interval_ms)?;
         self.groups.extend(groups);
         Ok(())
     }
@@ -140,7 +148,15 @@ pub fn load_groups(
     default_interval_ms: i64,
 ) -> Result<Vec<RuleGroup>, Vec<RuleFileError>> {
     let file = rulefmt::parse_text(origin, text).map_err(|e| vec![e])?;
-    let errors = rulefmt::validate(origin, &file);
+    build_groups(origin, &file, default_interval_ms)
+}
+
+fn build_groups(
+    origin: &Path,
+    file: &rulefmt::RuleFile,
+    default_interval_ms: i64,
+) -> Result<Vec<RuleGroup>, Vec<RuleFileError>> {
+    let errors = rulefmt::validate(origin, file);
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -149,6 +165,17 @@ pub fn load_groups(
         .map(|spec| RuleGroup::from_spec(origin, spec, default_interval_ms))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| vec![e])
+}
+
+fn speed_up_holds(file: &mut rulefmt::RuleFile, speedup: f64) {
+    if !(speedup.is_finite() && speedup > 1.0) {
+        return;
+    }
+    let scale = |ms: i64| (ms as f64 / speedup).round() as i64;
+    for rule in file.groups.iter_mut().flat_map(|g| g.rules.iter_mut()) {
+        rule.for_ = PromDuration(scale(rule.for_.millis()));
+        rule.keep_firing_for = PromDuration(scale(rule.keep_firing_for.millis()));
+    }
 }
 
 #[cfg(test)]
@@ -196,6 +223,26 @@ groups:
 
     fn states(e: &Evaluator) -> Vec<AlertState> {
         e.alerts().iter().map(|a| a.alert.state).collect()
+    }
+
+    #[test]
+    fn hold_speedup_divides_for_and_keep_firing_for() {
+        let mut e = Evaluator::new(EvaluatorOptions {
+            hold_speedup: 4.0,
+            ..EvaluatorOptions::default()
+        });
+        e.add_source(Path::new("shards.yml"), RULES)
+            .expect("valid rules");
+        let rule = e.groups()[0]
+            .rules()
+            .iter()
+            .find_map(|entry| match &entry.rule {
+                Rule::Alerting(rule) => Some(rule),
+                _ => None,
+            })
+            .expect("an alerting rule");
+        assert_eq!(rule.hold_ms(), 30_000, "2m / 4");
+        assert_eq!(rule.keep_firing_for_ms(), 75_000, "5m / 4");
     }
 
     #[test]
