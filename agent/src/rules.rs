@@ -33,6 +33,7 @@ const STATE_DOCUMENT: &str = "alerts";
 pub(crate) fn build_evaluator(config: &RulesConfig) -> Result<Evaluator, ConfigError> {
     let mut evaluator = Evaluator::new(EvaluatorOptions {
         default_interval_ms: config.interval.as_millis() as i64,
+        hold_speedup: config.hold_speedup,
         ..EvaluatorOptions::default()
     });
     let report = |key: String, errors: Vec<opsdeck_alerts::rulefmt::RuleFileError>| {

@@ -110,7 +110,7 @@ impl Demo {
         for index in 0..demo.fleet.nodes().len() {
             let node = &demo.fleet.nodes()[index];
             let name = node.name().to_owned();
-            let config = agent_config(node, &demo.dir.path().join(&name))?;
+            let config = agent_config(node, &demo.dir.path().join(&name), args.speed)?;
             match opsdeck_agent::start(config).await {
                 Ok(agent) => demo.agents.push(agent),
                 Err(err) => {
@@ -150,7 +150,13 @@ impl Demo {
 
 /// An agent for one simulated node: loopback on a free port, its own data
 /// directory, the node's /metrics as its scrape target, and the demo token.
-fn agent_config(node: &DemoNodeHandle, data_dir: &Path) -> anyhow::Result<AgentConfig> {
+/// Rules run every second with their `for` holds divided by the simulation's
+/// speed, so an incident pages as soon as it would on the simulated clock.
+fn agent_config(
+    node: &DemoNodeHandle,
+    data_dir: &Path,
+    speed: f64,
+) -> anyhow::Result<AgentConfig> {
     let metrics_url = format!("http://{}/metrics", node.addr())
         .parse()
         .with_context(|| format!("the metrics URL of {}", node.name()))?;
@@ -159,6 +165,8 @@ fn agent_config(node: &DemoNodeHandle, data_dir: &Path) -> anyhow::Result<AgentC
     config.listen.address = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
     config.data_dir = Some(data_dir.to_path_buf());
     config.interval = DEMO_INTERVAL;
+    config.rules.interval = DEMO_INTERVAL;
+    config.rules.hold_speedup = speed.max(1.0);
     config
         .auth
         .operator_tokens

@@ -151,6 +151,12 @@ pub(super) fn validate(config: &AgentConfig) -> Result<(), ConfigError> {
             "must be at least the interval",
         ));
     }
+    if !(config.rules.hold_speedup.is_finite() && config.rules.hold_speedup >= 1.0) {
+        return Err(ConfigError::invalid(
+            "rules.hold_speedup",
+            "must be a number of at least 1",
+        ));
+    }
     validate_auth(config)?;
     let mut names = BTreeSet::new();
     for (i, target) in config.scrape.iter().enumerate() {

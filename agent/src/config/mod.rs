@@ -53,6 +53,8 @@ pub struct AgentConfig {
     /// Receivers, routing, inhibition and delivery (docs/notifications.md).
     pub notifications: NotificationsConfig,
     pub log: LogConfig,
+    /// Runbook actions (docs/runbooks.md); `actions: disabled` turns them off.
+    pub actions: crate::actions::ActionsConfig,
 }
 
 impl Default for AgentConfig {
@@ -72,6 +74,7 @@ impl Default for AgentConfig {
             rules: RulesConfig::default(),
             notifications: NotificationsConfig::default(),
             log: LogConfig::default(),
+            actions: crate::actions::ActionsConfig::default(),
         }
     }
 }
@@ -370,6 +373,10 @@ pub struct RulesConfig {
     /// Evaluation interval of groups that set none.
     #[serde(deserialize_with = "units::duration")]
     pub interval: Duration,
+    /// Divides every alerting rule's `for` and `keep_firing_for`. Leave at 1
+    /// in real deployments; `opsdeck demo --speed N` sets N so alerts keep
+    /// pace with the simulation's faster clock.
+    pub hold_speedup: f64,
 }
 
 impl Default for RulesConfig {
@@ -378,6 +385,7 @@ impl Default for RulesConfig {
             default_pack: true,
             files: Vec::new(),
             interval: Duration::from_secs(15),
+            hold_speedup: 1.0,
         }
     }
 }
