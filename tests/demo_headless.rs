@@ -25,7 +25,12 @@ impl Demo {
     fn start(deadline: Duration) -> Demo {
         let mut child = Command::new(env!("CARGO_BIN_EXE_opsdeck"))
             .args(["demo", "--headless", "--seed", "7", "--speed", "60"])
-            .args(["--nodes", &NODES.to_string(), "--shards", &SHARDS.to_string()])
+            .args([
+                "--nodes",
+                &NODES.to_string(),
+                "--shards",
+                &SHARDS.to_string(),
+            ])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -43,9 +48,9 @@ impl Demo {
         let mut agents = Vec::new();
         while agents.len() < NODES {
             let left = deadline.saturating_sub(started.elapsed());
-            let line = lines_rx
-                .recv_timeout(left)
-                .unwrap_or_else(|_| panic!("only {} agent lines within {deadline:?}", agents.len()));
+            let line = lines_rx.recv_timeout(left).unwrap_or_else(|_| {
+                panic!("only {} agent lines within {deadline:?}", agents.len())
+            });
             let fields: Vec<&str> = line.split(' ').collect();
             assert_eq!(fields.len(), 3, "`agent NAME URL`, got {line:?}");
             assert_eq!(fields[0], "agent", "{line:?}");

@@ -152,11 +152,7 @@ impl Demo {
 /// directory, the node's /metrics as its scrape target, and the demo token.
 /// Rules run every second with their `for` holds divided by the simulation's
 /// speed, so an incident pages as soon as it would on the simulated clock.
-fn agent_config(
-    node: &DemoNodeHandle,
-    data_dir: &Path,
-    speed: f64,
-) -> anyhow::Result<AgentConfig> {
+fn agent_config(node: &DemoNodeHandle, data_dir: &Path, speed: f64) -> anyhow::Result<AgentConfig> {
     let metrics_url = format!("http://{}/metrics", node.addr())
         .parse()
         .with_context(|| format!("the metrics URL of {}", node.name()))?;
