@@ -311,6 +311,7 @@ mod tests {
             default_pack: false,
             files: vec![file],
             interval: Duration::from_secs(1),
+            ..RulesConfig::default()
         };
         let err = build_evaluator(&config).err().unwrap().to_string();
         assert!(
