@@ -1,6 +1,6 @@
 //! Aggregation operators with `by` and `without`.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use promql_parser::parser::{token, AggregateExpr, LabelModifier};
 
@@ -102,7 +102,7 @@ struct Groups {
 
 impl Groups {
     fn new(input: &[Series], modifier: Option<&LabelModifier>) -> Self {
-        let mut index: HashMap<String, usize> = HashMap::new();
+        let mut index: HashMap<String, usize> = HashMap::default();
         let mut groups = Groups {
             labels: Vec::new(),
             members: Vec::new(),
@@ -302,7 +302,7 @@ fn count_values(
         return Err(QueryError::exec(format!("invalid label name {label:?}")));
     }
     let mut out: Vec<Series> = Vec::new();
-    let mut index: HashMap<(usize, String), usize> = HashMap::new();
+    let mut index: HashMap<(usize, String), usize> = HashMap::default();
     for (g, members) in groups.members.iter().enumerate() {
         for &m in members {
             for (step, point) in input[m].points.iter().enumerate() {

@@ -2,7 +2,7 @@
 //! set operators, and vector matching with `on`/`ignoring` and
 //! `group_left`/`group_right`.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use promql_parser::parser::{
     token, BinModifier, BinaryExpr, LabelModifier, VectorMatchCardinality,
@@ -189,7 +189,7 @@ fn and_unless(
     steps: &Steps,
     keep_matched: bool,
 ) -> Vec<Series> {
-    let mut present: HashMap<String, Vec<bool>> = HashMap::new();
+    let mut present: HashMap<String, Vec<bool>> = HashMap::default();
     for s in rhs {
         let entry = present
             .entry(matching.signature(&s.labels))
@@ -214,7 +214,7 @@ fn and_unless(
 /// `or`: every left series, plus right series at steps where no left series
 /// has the same signature.
 fn or(mut lhs: Vec<Series>, rhs: Vec<Series>, matching: &Matching, steps: &Steps) -> Vec<Series> {
-    let mut present: HashMap<String, Vec<bool>> = HashMap::new();
+    let mut present: HashMap<String, Vec<bool>> = HashMap::default();
     for s in &lhs {
         let entry = present
             .entry(matching.signature(&s.labels))
@@ -262,7 +262,7 @@ fn vector_vector(
     let (many, one) = if one_to_many { (rhs, lhs) } else { (lhs, rhs) };
     let one_side = if one_to_many { "left" } else { "right" };
 
-    let mut groups: HashMap<String, usize> = HashMap::new();
+    let mut groups: HashMap<String, usize> = HashMap::default();
     let mut group_members: Vec<Vec<usize>> = Vec::new();
     for (i, s) in one.iter().enumerate() {
         let next = groups.len();
@@ -280,8 +280,8 @@ fn vector_vector(
     let comparison = is_comparison(op);
     let return_bool = modifier.return_bool;
     let mut out: Vec<Series> = Vec::new();
-    let mut out_index: HashMap<(usize, usize), usize> = HashMap::new();
-    let mut out_by_labels: HashMap<Labels, usize> = HashMap::new();
+    let mut out_index: HashMap<(usize, usize), usize> = HashMap::default();
+    let mut out_by_labels: HashMap<Labels, usize> = HashMap::default();
     // Per step: the one-side member present in each group, and what each
     // group has already produced (to catch ambiguous matches).
     let mut one_present: Vec<Option<usize>> = vec![None; group_members.len()];

@@ -1,7 +1,7 @@
 //! `histogram_quantile` over classic histograms: `_bucket` series told
 //! apart by their `le` label.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use super::eval::{Series, Steps};
 use super::math::almost_equal;
@@ -46,7 +46,7 @@ fn per_histogram(
     steps: &Steps,
     mut f: impl FnMut(&mut Vec<Bucket>, usize) -> f64,
 ) -> Vec<Series> {
-    let mut index: HashMap<Labels, usize> = HashMap::new();
+    let mut index: HashMap<Labels, usize> = HashMap::default();
     let mut groups: Vec<(Labels, Vec<(f64, Series)>)> = Vec::new();
     for mut s in input {
         let Some(upper_bound) = s.labels.get(BUCKET_LABEL).and_then(parse_bound) else {

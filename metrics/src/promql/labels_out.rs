@@ -2,7 +2,9 @@
 //! `__name__`, and the check that no two series end up with the same
 //! labels at the same time.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashSet as HashSet;
 
 use super::eval::{SampleSeries, Series, Steps};
 use super::{QueryError, RangeSeries, VectorSample};
@@ -18,7 +20,7 @@ fn final_labels(mut labels: Labels, drop_name: bool) -> Labels {
 }
 
 pub(crate) fn instant_vector(series: Vec<Series>, t: i64) -> Result<Vec<VectorSample>, QueryError> {
-    let mut seen = HashSet::with_capacity(series.len());
+    let mut seen = HashSet::with_capacity_and_hasher(series.len(), Default::default());
     let mut out = Vec::with_capacity(series.len());
     for s in series {
         let Some(v) = s.points[0] else { continue };
