@@ -69,8 +69,13 @@ impl NodeSim {
         let shards: Vec<Shard> = (0..config.shards)
             .map(|id| Shard::ready(id, &mut rng))
             .collect();
+        // Discord assigns guilds to shards by `(guild_id >> 22) % shards`,
+        // which spreads them within a few percent of each other: a node's
+        // scale varies, its shards' counts barely do (the default
+        // ShardImbalance rule pages above 5%).
+        let guilds_per_shard: u32 = rng.random_range(900..1_600);
         let home_guilds = (0..config.shards)
-            .map(|_| rng.random_range(900..1_600))
+            .map(|_| guilds_per_shard + rng.random_range(0..=guilds_per_shard / 50))
             .collect();
         let timeline = match &config.incidents {
             Incidents::Off => Vec::new(),
