@@ -20,6 +20,7 @@
 //! # }
 //! ```
 
+pub mod actions;
 pub mod api;
 pub mod client;
 pub mod config;

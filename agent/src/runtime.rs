@@ -41,6 +41,8 @@ pub enum AgentError {
     HttpClient(String),
     #[error("notifications: {0}")]
     Notifications(String),
+    #[error("actions: {0}")]
+    Actions(String),
     #[error("the agent did not stop within {0:?}")]
     ShutdownTimeout(Duration),
 }
@@ -163,10 +165,19 @@ pub async fn start(mut config: AgentConfig) -> Result<AgentHandle, AgentError> {
     tasks.spawn(builder.run(cancel.clone()));
     tasks.spawn(rules::run(state.clone(), db.clone(), cancel.clone()));
 
+    let actions = crate::actions::ActionService::start(
+        config.actions.clone(),
+        crate::actions::app_url(&config),
+        config.node_name(),
+        db.shared(),
+        state.clone(),
+    )
+    .map_err(AgentError::Actions)?;
     let app = AppState {
         state: state.clone(),
         cancel: cancel.clone(),
         started_at_ms,
+        actions,
     };
     let open_reads = config.listen.address.ip().is_loopback();
     let router = server::router(app, &config.auth, open_reads);

@@ -83,7 +83,7 @@ impl SnapshotBuilder {
                 self.state.silences().as_ref(),
                 now,
             ),
-            actions: Vec::new(),
+            actions: self.state.actions.read().clone(),
         }
     }
 }

@@ -13,7 +13,7 @@ use opsdeck_metrics::{Labels, SeriesStore, METRIC_NAME};
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::broadcast;
 
-use crate::api::{HostStats, ProcessStats, Snapshot, TargetStatus};
+use crate::api::{ActionSummary, HostStats, ProcessStats, Snapshot, TargetStatus};
 
 /// How a source of series is doing, plus counters for `/metrics`.
 #[derive(Debug, Clone)]
@@ -43,6 +43,8 @@ pub(crate) struct AgentState {
     pub published: ArcSwapOption<Published>,
     /// Every new snapshot, for the SSE stream.
     pub updates: broadcast::Sender<Arc<Published>>,
+    /// Runbook actions for the snapshot, kept by `actions::ActionService`.
+    pub actions: RwLock<Vec<ActionSummary>>,
     ready: AtomicBool,
 }
 
@@ -58,6 +60,7 @@ impl AgentState {
             notifier: Mutex::new(Some(notifier)),
             published: ArcSwapOption::empty(),
             updates,
+            actions: RwLock::default(),
             ready: AtomicBool::new(false),
         }
     }

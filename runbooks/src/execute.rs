@@ -54,19 +54,24 @@ impl ActionControl {
     }
 }
 
+/// Told of every change to a record (the agent's live snapshot list).
+pub type Observer = Arc<dyn Fn(&ActionRecord) + Send + Sync>;
+
 /// The record as shared by the executor and readers; every update is
-/// persisted.
+/// persisted, then shown to the observer.
 #[derive(Clone)]
 pub struct Tracker {
     pub record: Arc<Mutex<ActionRecord>>,
     journal: Journal,
+    observer: Option<Observer>,
 }
 
 impl Tracker {
-    pub fn new(record: ActionRecord, journal: Journal) -> Self {
+    pub fn new(record: ActionRecord, journal: Journal, observer: Option<Observer>) -> Self {
         Tracker {
             record: Arc::new(Mutex::new(record)),
             journal,
+            observer,
         }
     }
 
@@ -78,6 +83,9 @@ impl Tracker {
         };
         if let Err(err) = self.journal.save(&snapshot) {
             tracing::error!(%err, action = %snapshot.id, "action journal not written");
+        }
+        if let Some(observer) = &self.observer {
+            observer(&snapshot);
         }
     }
 
@@ -121,6 +129,8 @@ impl Executor {
         }
 
         let mut touched = BTreeSet::new();
+        // Nothing to undo until a main step has started.
+        let mut started_any = false;
         let mut outcome = Outcome::Done;
         for planned in &plan.steps {
             if control.is_cancelled() {
@@ -131,6 +141,7 @@ impl Executor {
                 outcome = Outcome::Failed(reason, OnFailure::Rollback);
                 break;
             }
+            started_any = true;
             if let Some(target) = &planned.target {
                 touched.insert(target.clone());
             }
@@ -153,6 +164,16 @@ impl Executor {
 
         match outcome {
             Outcome::Done => finish(&tracker, ActionStatus::Succeeded, None),
+            Outcome::Failed(reason, _) if !started_any => finish(
+                &tracker,
+                ActionStatus::Failed,
+                Some(format!("{reason}; nothing was run")),
+            ),
+            Outcome::Cancelled if !started_any => finish(
+                &tracker,
+                ActionStatus::Cancelled,
+                Some("cancelled before any step ran".into()),
+            ),
             Outcome::Failed(reason, OnFailure::Rollback) if !plan.rollback.is_empty() => {
                 self.rollback(&plan, &touched, &tracker).await;
                 finish(&tracker, ActionStatus::RolledBack, Some(reason));

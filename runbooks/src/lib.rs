@@ -13,7 +13,7 @@ pub mod probe;
 pub mod record;
 pub mod template;
 
-pub use execute::{ActionControl, Executor, Tracker};
+pub use execute::{ActionControl, Executor, Observer, Tracker};
 pub use format::{Risk, Runbook};
 pub use journal::Journal;
 pub use load::{load_file, RunbookError};

@@ -26,6 +26,7 @@ pub(crate) struct AppState {
     pub state: Arc<AgentState>,
     pub cancel: CancellationToken,
     pub started_at_ms: i64,
+    pub actions: Arc<crate::actions::ActionService>,
 }
 
 pub(crate) fn router(app: AppState, auth: &AuthConfig, open_reads: bool) -> Router {
@@ -34,6 +35,7 @@ pub(crate) fn router(app: AppState, auth: &AuthConfig, open_reads: bool) -> Rout
         .route("/api/v1/query", get(query::instant).post(query::instant))
         .route("/api/v1/query_range", get(query::range).post(query::range))
         .with_state(store);
+    let actions = crate::actions::routes(app.actions.clone());
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
@@ -49,6 +51,7 @@ pub(crate) fn router(app: AppState, auth: &AuthConfig, open_reads: bool) -> Rout
         .route("/api/v1/silences/{id}", delete(silences::expire))
         .with_state(app)
         .merge(queries)
+        .merge(actions)
         .layer(middleware::from_fn_with_state(
             auth::Auth::new(auth, open_reads),
             auth::require_token,
