@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use crate::api::{NodeIdentity, ProcessStats, Snapshot, API_VERSION};
 use crate::collect::{every, now_ms};
 use crate::config::ProcessField;
-use crate::profiles::{NodeView, Profiles};
+use crate::profiles::{node_view_samples, NodeView, Profiles, NODE_VIEW_SOURCE};
 use crate::state::{AgentState, Published};
 
 pub(crate) struct SnapshotBuilder {
@@ -45,8 +45,15 @@ impl SnapshotBuilder {
         .await;
     }
 
+    /// Builds the snapshot, writes its normalized series into the store
+    /// for the rules, and publishes it.
     pub(crate) fn build_and_publish(&self) {
         let snapshot = self.build(now_ms());
+        self.state.store.ingest_scrape(
+            NODE_VIEW_SOURCE,
+            snapshot.taken_at_ms,
+            node_view_samples(&snapshot),
+        );
         match serde_json::to_vec(&snapshot) {
             Ok(json) => self.state.publish(Arc::new(Published {
                 snapshot,

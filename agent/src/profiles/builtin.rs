@@ -35,6 +35,9 @@ pub(crate) const RUNTIMES: &[RuntimeProfile] = &[
         fields: &[
             (ProcessField::HeapUsedBytes, "sum(nodejs_heap_size_used_bytes)"),
             (ProcessField::HeapTotalBytes, "sum(nodejs_heap_size_total_bytes)"),
+            // prom-client has no heap limit; an app may export
+            // `v8.getHeapStatistics().heap_size_limit` under this name.
+            (ProcessField::HeapLimitBytes, "sum(app_heap_limit_bytes)"),
             (
                 ProcessField::GcSecondsPerSecond,
                 "sum(rate(nodejs_gc_duration_seconds_sum[1m]))",

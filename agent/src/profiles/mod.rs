@@ -4,6 +4,9 @@
 //! expression and add pool profiles.
 
 mod builtin;
+mod series;
+
+pub(crate) use series::{node_view_samples, SOURCE as NODE_VIEW_SOURCE};
 
 use std::collections::BTreeMap;
 
