@@ -85,9 +85,10 @@ fn agents(options: &Options, config: &TuiConfig) -> Result<Vec<AgentConfig>, Tui
         .agents
         .iter()
         .map(|url| match url::Url::parse(url) {
-            Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => {
-                Ok(AgentConfig::from_url(url))
-            }
+            Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => Ok(AgentConfig {
+                token: options.token.clone(),
+                ..AgentConfig::from_url(url)
+            }),
             Ok(parsed) => Err(TuiError::AgentUrl {
                 url: url.clone(),
                 message: format!("scheme must be http or https, not {:?}", parsed.scheme()),
@@ -198,4 +199,46 @@ fn spawn_input_reader(events: mpsc::Sender<AppEvent>) {
         })
         .map(drop)
         .unwrap_or_else(|error| tracing::error!(%error, "cannot start the input thread"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_line_agents_carry_the_token_and_replace_the_config() {
+        let config = config::parse(
+            "agents:\n  - url: http://configured:1\n",
+            std::path::Path::new("opsdeck.yaml"),
+        )
+        .unwrap();
+        let options = Options {
+            config: None,
+            agents: vec!["http://a:1".into(), "https://b:2".into()],
+            token: Some("t0k".into()),
+        };
+        let agents = agents(&options, &config).unwrap();
+        assert_eq!(agents.len(), 2);
+        assert!(agents
+            .iter()
+            .all(|a| a.resolve_token().as_deref() == Some("t0k")));
+        let from_config = agents_or_config(&config);
+        assert_eq!(from_config[0].url, "http://configured:1");
+    }
+
+    #[test]
+    fn a_bad_agent_url_is_named() {
+        let options = Options {
+            agents: vec!["ftp://a".into()],
+            ..Options::default()
+        };
+        let err = agents(&options, &TuiConfig::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("--agent ftp://a"), "{err}");
+    }
+
+    fn agents_or_config(config: &TuiConfig) -> Vec<AgentConfig> {
+        agents(&Options::default(), config).unwrap()
+    }
 }

@@ -114,8 +114,13 @@ fn alert_row<'a>(
     .style(health_row_style(agent.health(now_ms), theme))
 }
 
+/// Fits the 8-wide VALUE column: `0.930`, `42`, `18.6M`.
 fn format_value(value: f64) -> String {
-    if value.fract() == 0.0 && value.abs() < 1e9 {
+    const SI: [(f64, &str); 4] = [(1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")];
+    if let Some((scale, unit)) = SI.iter().find(|(scale, _)| value.abs() >= scale * 10.0) {
+        return format!("{:.1}{unit}", value / scale);
+    }
+    if value.fract() == 0.0 {
         format!("{value:.0}")
     } else {
         format!("{value:.3}")
@@ -169,4 +174,18 @@ fn draw_detail(
         ),
     ];
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), inner);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::format_value;
+
+    #[test]
+    fn values_fit_the_column() {
+        assert_eq!(format_value(0.93), "0.930");
+        assert_eq!(format_value(42.0), "42");
+        assert_eq!(format_value(9999.0), "9999");
+        assert_eq!(format_value(18_621_120.0), "18.6M");
+        assert_eq!(format_value(-25_000.0), "-25.0k");
+    }
 }
