@@ -47,4 +47,23 @@ mod tests {
             assert_eq!(format!("catalog/{}.yaml", rb.id), *file);
         }
     }
+
+    /// An alertname that no default rule fires would never offer or stop
+    /// anything: every name a runbook uses is in the default pack.
+    #[test]
+    fn every_alertname_is_a_default_rule() {
+        let pack: String = opsdeck_alerts::DEFAULT_RULE_PACK
+            .iter()
+            .map(|(_, text)| *text)
+            .collect();
+        for rb in super::builtin().unwrap() {
+            for name in rb.alerts.iter().chain(&rb.abort_on_alerts) {
+                assert!(
+                    pack.contains(&format!("alert: {name}\n")),
+                    "{}: {name}",
+                    rb.id
+                );
+            }
+        }
+    }
 }

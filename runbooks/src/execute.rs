@@ -467,3 +467,120 @@ fn finish(tracker: &Tracker, status: ActionStatus, error: Option<String>) {
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use opsdeck_metrics::promql::{Engine, Query, Value};
+    use opsdeck_metrics::SeriesStore;
+
+    use super::*;
+    use crate::probe::ProbeSample;
+    use crate::record::StepResult;
+
+    /// The real query engine over an empty store.
+    struct StoreProbe(SeriesStore);
+
+    impl Probe for StoreProbe {
+        fn query(&self, expr: &str) -> Result<Vec<ProbeSample>, String> {
+            let query = Query::parse(expr).map_err(|e| e.to_string())?;
+            match Engine::default().instant(&self.0, &query, now_ms()) {
+                Ok(Value::Vector(v)) => Ok(v
+                    .into_iter()
+                    .map(|s| ProbeSample {
+                        labels: BTreeMap::new(),
+                        value: s.v,
+                    })
+                    .collect()),
+                Ok(Value::Scalar { v, .. }) if v != 0.0 => Ok(vec![ProbeSample {
+                    labels: BTreeMap::new(),
+                    value: v,
+                }]),
+                Ok(_) => Ok(Vec::new()),
+                Err(e) => Err(e.to_string()),
+            }
+        }
+    }
+
+    const RUNBOOK: &str = r#"
+id: t
+title: T
+description: d
+risk: safe
+params:
+  reason: { type: string, required: true }
+steps:
+  - name: echo
+    exec: { argv: [printf, '%s|', '{{ reason }}', 'x'] }
+  - name: flaky
+    retries: 2
+    backoff: 10ms
+    on_failure: continue
+    exec: { argv: ['false'] }
+  - name: broken
+    on_failure: rollback
+    exec: { argv: ['false'] }
+  - name: never
+    notify: { message: unreachable }
+rollback:
+  - name: undo
+    notify: { message: 'undo {{ reason }}' }
+"#;
+
+    #[tokio::test]
+    async fn argv_is_inert_retries_continue_and_failure_rolls_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Arc::new(redb::Database::create(dir.path().join("t.redb")).unwrap());
+        let journal = Journal::open(db).unwrap();
+        let runbook = crate::load::parse("t.yaml", RUNBOOK).unwrap();
+        let hostile = "$(id); rm -rf ../x `true`";
+        let params = BTreeMap::from([("reason".to_string(), hostile.to_string())]);
+        let probe = Arc::new(StoreProbe(SeriesStore::default()));
+        let plan = crate::plan::plan(&runbook, &params, BTreeMap::new(), probe.as_ref()).unwrap();
+        let record = ActionRecord {
+            id: "a1".into(),
+            runbook: "t".into(),
+            params,
+            requested_by: "test".into(),
+            idempotency_key: None,
+            shards: Vec::new(),
+            status: ActionStatus::Pending,
+            created_at_ms: now_ms(),
+            finished_at_ms: None,
+            current_step: None,
+            steps: Vec::new(),
+            error: None,
+            rollback_available: true,
+        };
+        let tracker = Tracker::new(record, journal.clone(), None);
+        let executor = Executor {
+            http: reqwest::Client::new(),
+            probe,
+        };
+        executor
+            .run(plan, tracker, Arc::new(ActionControl::new(false)))
+            .await;
+
+        let record = journal.get("a1").unwrap().unwrap();
+        assert_eq!(record.status, ActionStatus::RolledBack, "{record:?}");
+        let steps: Vec<(&str, StepResult, u32)> = record
+            .steps
+            .iter()
+            .map(|s| (s.name.as_str(), s.result, s.attempts))
+            .collect();
+        assert_eq!(
+            steps,
+            [
+                ("echo", StepResult::Succeeded, 1),
+                ("flaky", StepResult::FailedContinued, 3),
+                ("broken", StepResult::Failed, 1),
+                ("undo", StepResult::Succeeded, 1),
+            ]
+        );
+        // One argv element each, no shell: the hostile text comes back verbatim.
+        assert_eq!(record.steps[0].output, format!("{hostile}|x|"));
+        assert_eq!(record.steps[3].output, format!("undo {hostile}"));
+        assert!(record.error.unwrap().contains("broken"));
+    }
+}
