@@ -443,3 +443,39 @@ fn hostile_params_are_rejected_and_the_switch_and_tty_rules_hold() {
         "{body}"
     );
 }
+
+#[test]
+fn rolling_restart_walks_every_shard_one_at_a_time_highest_first() {
+    let node = Node::start(3, 10.0);
+    let dir = tempfile::tempdir().unwrap();
+    let agent = start_agent(dir.path(), &node, "");
+    wait_all_ready(&agent, 3);
+    let (status, body) = post(
+        &agent,
+        "/api/v1/actions",
+        OPERATOR,
+        &json!({"runbook": "rolling-restart-node", "params": {"pace": "200ms"}, "confirmed": true}),
+    );
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["plan"]["shards"], json!(["2", "1", "0"]));
+    assert_eq!(body["plan"]["blast_radius"]["max_unavailable"], 1);
+    let id = body["action"]["id"].as_str().unwrap();
+    let record = wait_terminal(&agent, id);
+    assert_eq!(record["status"], "succeeded", "{record}");
+    let restarts: Vec<&str> = record["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["name"] == "restart")
+        .map(|s| s["target"].as_str().unwrap())
+        .collect();
+    assert_eq!(restarts, ["2", "1", "0"]);
+    for shard in 0..3 {
+        let view = node.shard(shard);
+        assert_eq!(
+            (view["state"].as_str(), view["restarts"].as_u64()),
+            (Some("ready"), Some(1)),
+            "{view}"
+        );
+    }
+}
