@@ -479,3 +479,75 @@ fn rolling_restart_walks_every_shard_one_at_a_time_highest_first() {
         );
     }
 }
+
+fn opsdeck(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_opsdeck"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn cli_lists_shows_and_runs_with_progress_and_keys_are_idempotent() {
+    let list = opsdeck(&["runbook", "list"]);
+    assert!(list.status.success());
+    let list = String::from_utf8_lossy(&list.stdout);
+    for id in [
+        "drain-shard",
+        "resume-shard",
+        "restart-shard",
+        "rolling-restart-node",
+        "recycle-pool",
+        "restart-node",
+    ] {
+        assert!(list.contains(id), "{list}");
+    }
+    let show = opsdeck(&["runbook", "show", "restart-shard"]);
+    let show = String::from_utf8_lossy(&show.stdout);
+    assert!(show.contains("wait until drained (wait_until)"), "{show}");
+    assert!(!opsdeck(&["runbook", "show", "nope"]).status.success());
+
+    let node = Node::start(4, 10.0);
+    let dir = tempfile::tempdir().unwrap();
+    let agent = start_agent(dir.path(), &node, "");
+    wait_all_ready(&agent, 4);
+    let run = opsdeck(&[
+        "runbook",
+        "run",
+        "drain-shard",
+        "--agent",
+        &agent.url,
+        "--token",
+        OPERATOR,
+        "--param",
+        "shard=1",
+        "--yes",
+    ]);
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(
+        stdout.contains("→ main drain") && stdout.contains("→ main wait until drained"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("succeeded"), "{stdout}");
+    assert_eq!(node.shard(1)["state"], "drained");
+
+    let request =
+        json!({"runbook": "resume-shard", "params": {"shard": "1"}, "idempotency_key": "k1"});
+    let (first_status, first) = post(&agent, "/api/v1/actions", OPERATOR, &request);
+    assert_eq!(first_status, 202, "{first}");
+    let (again_status, again) = post(&agent, "/api/v1/actions", OPERATOR, &request);
+    assert_eq!(
+        (again_status, &again["existing"]),
+        (200, &json!(true)),
+        "{again}"
+    );
+    assert_eq!(again["action"]["id"], first["action"]["id"]);
+    let id = first["action"]["id"].as_str().unwrap();
+    assert_eq!(wait_terminal(&agent, id)["status"], "succeeded");
+}
