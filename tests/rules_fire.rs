@@ -135,7 +135,8 @@ fn default_rules_fire_on_demo_incidents() {
         ),
         Expected::new("ShardRestartLoop", &[shard(LOOPING_SHARD)]),
         Expected::new("ShardLatencyHigh", &[shard(SLOW_SHARD)]),
-        Expected::new("HeapUsageHigh", &[]),
+        Expected::new("HeapUsageHigh", &[("runtime", "nodejs".into())]),
+        Expected::new("HeapGrowthToLimit", &[("runtime", "nodejs".into())]),
         Expected::new("PoolClientsWaiting", &[]),
         Expected::new("PoolAcquireTimeouts", &[]),
     ];

@@ -12,6 +12,7 @@
 
 use opsdeck_metrics::{Labels, METRIC_NAME};
 
+use super::builtin;
 use crate::api::{ShardState, Snapshot};
 
 /// The store source the node view is ingested under: series the view no
@@ -55,17 +56,36 @@ pub(crate) fn node_view_samples(snapshot: &Snapshot) -> Vec<(Labels, f64)> {
             &[],
             p.cpu_percent.map(|v| v / 100.0),
         );
-        out.push("opsdeck_process_heap_used_bytes", &[], p.heap_used_bytes);
-        out.push("opsdeck_process_heap_total_bytes", &[], p.heap_total_bytes);
-        out.push("opsdeck_process_heap_limit_bytes", &[], p.heap_limit_bytes);
+        // The runtime defines these, so rules can tell a V8 heap (no
+        // exported limit, measured against its committed size) from a
+        // Go heap without GOMEMLIMIT (no limit at all).
+        let runtime: Vec<(&str, &str)> = runtime_in(snapshot)
+            .map(|name| ("runtime", name))
+            .into_iter()
+            .collect();
+        out.push(
+            "opsdeck_process_heap_used_bytes",
+            &runtime,
+            p.heap_used_bytes,
+        );
+        out.push(
+            "opsdeck_process_heap_total_bytes",
+            &runtime,
+            p.heap_total_bytes,
+        );
+        out.push(
+            "opsdeck_process_heap_limit_bytes",
+            &runtime,
+            p.heap_limit_bytes,
+        );
         out.push(
             "opsdeck_process_gc_time_ratio",
-            &[],
+            &runtime,
             p.gc_seconds_per_second,
         );
         out.push(
             "opsdeck_process_event_loop_lag_seconds",
-            &[],
+            &runtime,
             p.event_loop_lag_seconds,
         );
     }
@@ -110,10 +130,21 @@ pub(crate) fn node_view_samples(snapshot: &Snapshot) -> Vec<(Labels, f64)> {
     out.0
 }
 
+/// The runtime profile among the applied ones (pool and shard profiles
+/// have other names).
+fn runtime_in(snapshot: &Snapshot) -> Option<&str> {
+    snapshot
+        .node
+        .profiles
+        .iter()
+        .map(String::as_str)
+        .find(|name| builtin::RUNTIMES.iter().any(|r| r.name == *name))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::{NodeIdentity, PoolStats, ShardStats, API_VERSION};
+    use crate::api::{NodeIdentity, PoolStats, ProcessStats, ShardStats, API_VERSION};
 
     fn snapshot() -> Snapshot {
         Snapshot {
@@ -126,10 +157,24 @@ mod tests {
                 agent_version: "0".into(),
                 started_at_ms: 0,
                 interval_ms: 1000,
-                profiles: Vec::new(),
+                profiles: vec!["app_pool".into(), "nodejs".into()],
             },
             host: None,
-            process: None,
+            process: Some(ProcessStats {
+                pids: Vec::new(),
+                cpu_percent: Some(50.0),
+                rss_bytes: None,
+                virtual_bytes: None,
+                threads: None,
+                open_fds: None,
+                start_time_ms: None,
+                restarts_seen: 0,
+                heap_used_bytes: Some(9e8),
+                heap_total_bytes: Some(1e9),
+                heap_limit_bytes: None,
+                gc_seconds_per_second: None,
+                event_loop_lag_seconds: None,
+            }),
             pools: vec![PoolStats {
                 name: "main".into(),
                 kind: "app_pool".into(),
@@ -203,13 +248,27 @@ mod tests {
     }
 
     #[test]
+    fn runtime_fields_carry_the_runtime() {
+        let samples = node_view_samples(&snapshot());
+        let nodejs = [("runtime", "nodejs")];
+        assert_eq!(
+            value(&samples, "opsdeck_process_heap_used_bytes", &nodejs),
+            Some(9e8)
+        );
+        assert_eq!(
+            value(&samples, "opsdeck_process_cpu_usage_cores", &[]),
+            Some(0.5)
+        );
+    }
+
+    #[test]
     fn absent_and_non_finite_fields_write_nothing() {
         let samples = node_view_samples(&snapshot());
         for name in [
             "opsdeck_pool_waiting",
             "opsdeck_pool_acquire_timeouts_total",
             "opsdeck_shard_latency_seconds",
-            "opsdeck_process_heap_used_bytes",
+            "opsdeck_process_heap_limit_bytes",
         ] {
             assert_eq!(value(&samples, name, &[]), None, "{name}");
         }
