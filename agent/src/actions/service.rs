@@ -235,7 +235,12 @@ impl ActionService {
                 )));
             }
         }
-        let unavailable = plan.blast_radius.max_unavailable;
+        // A safe runbook (a resume) takes nothing out of service.
+        let unavailable = if plan.risk == opsdeck_runbooks::Risk::Safe {
+            0
+        } else {
+            plan.blast_radius.max_unavailable
+        };
         let in_use: usize = live.values().map(|l| l.unavailable).sum();
         let cap = self.config.max_unavailable as usize;
         if in_use + unavailable > cap {
@@ -246,9 +251,9 @@ impl ActionService {
         }
         let observer: Observer = {
             let service = Arc::downgrade(self);
-            Arc::new(move |_record: &ActionRecord| {
+            Arc::new(move |record: &ActionRecord| {
                 if let Some(service) = service.upgrade() {
-                    service.publish();
+                    service.observe(record);
                 }
             })
         };
@@ -349,23 +354,31 @@ impl ActionService {
         Ok(records)
     }
 
-    /// Refreshes the snapshot's `actions` list: running ones, then the
+    /// Puts one changed record into the snapshot's `actions` list,
+    /// without reading the journal: this runs on every step change.
+    fn observe(&self, record: &ActionRecord) {
+        let updated = summary(record);
+        let mut list = self.state.actions.write();
+        match list.iter_mut().find(|a| a.id == updated.id) {
+            Some(entry) => *entry = updated,
+            None => list.insert(0, updated),
+        }
+    }
+
+    /// Rebuilds the snapshot's `actions` list from the journal: running ones, then the
     /// most recent finished ones.
     fn publish(&self) {
-        let mut records: Vec<ActionRecord> = self.live.try_lock().map_or_else(Vec::new, |live| {
-            live.values().map(|l| l.tracker.snapshot()).collect()
-        });
-        if let Ok(all) = self.journal.all() {
-            for record in all {
-                if records.len() >= SNAPSHOT_ACTIONS {
-                    break;
-                }
-                if !records.iter().any(|r| r.id == record.id) {
-                    records.push(record);
-                }
+        // The journal holds every record, live ones included, as of their
+        // last change.
+        let mut records = match self.journal.all() {
+            Ok(records) => records,
+            Err(err) => {
+                tracing::warn!(%err, "snapshot actions not refreshed");
+                return;
             }
-        }
+        };
         records.sort_by_key(|r| (r.status.is_terminal(), std::cmp::Reverse(r.created_at_ms)));
+        records.truncate(SNAPSHOT_ACTIONS);
         *self.state.actions.write() = records.iter().map(summary).collect();
     }
 }
