@@ -106,5 +106,17 @@ fn nodejs_numbers_equal_prom_clients_exposition() {
     assert_eq!(pool.waiting, Some(value("app_pool_waiting", &l)));
     assert_eq!(pool.max, Some(10.0));
     assert_eq!(pool.utilization, Some(0.5));
+
+    // The default rules read the same numbers from the store, under the
+    // normalized names.
+    let stored = |expr: &str| agent.query(expr).first().map(|(_, v)| *v);
+    assert_eq!(
+        stored(r#"opsdeck_process_heap_used_bytes{runtime="nodejs"}"#),
+        process.heap_used_bytes
+    );
+    assert_eq!(
+        stored(r#"opsdeck_pool_utilization_ratio{pool="pg-main", kind="app_pool"}"#),
+        pool.utilization
+    );
     drop(app);
 }
