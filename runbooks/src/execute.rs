@@ -528,17 +528,8 @@ rollback:
     notify: { message: 'undo {{ reason }}' }
 "#;
 
-    #[tokio::test]
-    async fn argv_is_inert_retries_continue_and_failure_rolls_back() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = Arc::new(redb::Database::create(dir.path().join("t.redb")).unwrap());
-        let journal = Journal::open(db).unwrap();
-        let runbook = crate::load::parse("t.yaml", RUNBOOK).unwrap();
-        let hostile = "$(id); rm -rf ../x `true`";
-        let params = BTreeMap::from([("reason".to_string(), hostile.to_string())]);
-        let probe = Arc::new(StoreProbe(SeriesStore::default()));
-        let plan = crate::plan::plan(&runbook, &params, BTreeMap::new(), probe.as_ref()).unwrap();
-        let record = ActionRecord {
+    fn new_record(params: BTreeMap<String, String>) -> ActionRecord {
+        ActionRecord {
             id: "a1".into(),
             runbook: "t".into(),
             params,
@@ -552,8 +543,22 @@ rollback:
             steps: Vec::new(),
             error: None,
             rollback_available: true,
-        };
-        let tracker = Tracker::new(record, journal.clone(), None);
+        }
+    }
+
+    /// Runs `runbook` over `store` to the end; the journal's record.
+    async fn run(
+        runbook: &str,
+        params: BTreeMap<String, String>,
+        store: SeriesStore,
+    ) -> ActionRecord {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Arc::new(redb::Database::create(dir.path().join("t.redb")).unwrap());
+        let journal = Journal::open(db).unwrap();
+        let runbook = crate::load::parse("t.yaml", runbook).unwrap();
+        let probe = Arc::new(StoreProbe(store));
+        let plan = crate::plan::plan(&runbook, &params, BTreeMap::new(), probe.as_ref()).unwrap();
+        let tracker = Tracker::new(new_record(params), journal.clone(), None);
         let executor = Executor {
             http: reqwest::Client::new(),
             probe,
@@ -561,8 +566,14 @@ rollback:
         executor
             .run(plan, tracker, Arc::new(ActionControl::new(false)))
             .await;
+        journal.get("a1").unwrap().unwrap()
+    }
 
-        let record = journal.get("a1").unwrap().unwrap();
+    #[tokio::test]
+    async fn argv_is_inert_retries_continue_and_failure_rolls_back() {
+        let hostile = "$(id); rm -rf ../x `true`";
+        let params = BTreeMap::from([("reason".to_string(), hostile.to_string())]);
+        let record = run(RUNBOOK, params, SeriesStore::default()).await;
         assert_eq!(record.status, ActionStatus::RolledBack, "{record:?}");
         let steps: Vec<(&str, StepResult, u32)> = record
             .steps
@@ -582,5 +593,22 @@ rollback:
         assert_eq!(record.steps[0].output, format!("{hostile}|x|"));
         assert_eq!(record.steps[3].output, format!("undo {hostile}"));
         assert!(record.error.unwrap().contains("broken"));
+    }
+
+    #[tokio::test]
+    async fn a_firing_abort_alert_stops_the_run_before_any_step() {
+        let store = SeriesStore::default();
+        let labels = opsdeck_metrics::Labels::from_pairs([
+            ("__name__", "ALERTS"),
+            ("alertname", "TargetDown"),
+            ("alertstate", "firing"),
+        ]);
+        store.append(&labels, now_ms(), 1.0).unwrap();
+        let runbook = RUNBOOK.replace("steps:", "abort_on_alerts: [TargetDown]\nsteps:");
+        let params = BTreeMap::from([("reason".to_string(), "r".to_string())]);
+        let record = run(&runbook, params, store).await;
+        assert_eq!(record.status, ActionStatus::Failed, "{record:?}");
+        assert!(record.steps.is_empty(), "{record:?}");
+        assert!(record.error.unwrap().contains("alert TargetDown is firing"));
     }
 }
