@@ -6,14 +6,19 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use opsdeck_metrics::exposition::{self, Format};
+use opsdeck_metrics::exposition::{self, Format, SampleRef};
 use opsdeck_metrics::{Labels, METRIC_NAME};
+use parking_lot::Mutex;
 use tokio_util::sync::CancellationToken;
+
+use series_cache::SeriesCache;
 
 use super::fetch::{fetch, FetchError};
 use super::{every, now_ms, redacted_url};
 use crate::config::{AcceptFormat, ScrapeTargetConfig};
 use crate::state::AgentState;
+
+mod series_cache;
 
 #[derive(Debug, thiserror::Error)]
 enum ScrapeError {
@@ -29,6 +34,17 @@ pub(crate) struct Scraper {
     state: Arc<AgentState>,
     /// `job`, `instance` and the configured labels.
     target_labels: Labels,
+    /// Held only while a fetched body is parsed and stored; scrapes of one
+    /// target never overlap.
+    parsing: Mutex<Parsing>,
+}
+
+/// What a scrape reuses from the previous one.
+#[derive(Default)]
+struct Parsing {
+    series: SeriesCache,
+    /// The latest scrape's samples, kept for its capacity.
+    samples: Vec<(Arc<Labels>, f64)>,
 }
 
 impl Scraper {
@@ -46,6 +62,7 @@ impl Scraper {
             client,
             state,
             target_labels,
+            parsing: Mutex::default(),
         }
     }
 
@@ -112,27 +129,30 @@ impl Scraper {
             Some(ct) if ct.starts_with("application/openmetrics-text") => Format::OpenMetrics,
             _ => Format::PrometheusText,
         };
-        let parsed = exposition::parse(&fetched.body, format)?;
-        let count = parsed.samples.len();
+        let mut parsing = self.parsing.lock();
+        let Parsing { series, samples } = &mut *parsing;
+        let mut visitor = series.scrape(samples, |sample| self.labels_of(sample));
+        exposition::parse_with(&fetched.body, format, &mut visitor)?;
+        series.forget_unseen();
+        let count = samples.len();
         // Exposition timestamps are not honoured: every sample is stored
         // at the scrape's time, which keeps series in order across targets.
-        let samples = parsed
-            .samples
-            .into_iter()
-            .map(|s| (self.with_target_labels(s.labels), s.value));
-        let outcome = self
-            .state
-            .store
-            .ingest_scrape(&self.target.name, t, samples);
+        let outcome = self.state.store.ingest_scrape(
+            &self.target.name,
+            t,
+            samples.iter().map(|(labels, v)| (&**labels, *v)),
+        );
         if let Some(err) = outcome.first_error {
             tracing::debug!(target = %self.target.name, %err, "some samples were not stored");
         }
         Ok(count)
     }
 
-    /// Adds the target labels; a label the target exposes itself under the
-    /// same name is kept as `exported_<name>`, as Prometheus does.
-    fn with_target_labels(&self, mut labels: Labels) -> Labels {
+    /// A sample's labels with the target labels added; a label the target
+    /// exposes itself under the same name is kept as `exported_<name>`, as
+    /// Prometheus does.
+    fn labels_of(&self, sample: &SampleRef<'_, '_>) -> Labels {
+        let mut labels = sample.to_labels();
         for label in self.target_labels.iter() {
             if let Some(exposed) = labels.get(&label.name) {
                 let exposed = exposed.to_string();
