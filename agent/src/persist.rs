@@ -9,6 +9,12 @@ use redb::{Database, DatabaseError, TableDefinition};
 
 pub const DB_FILE: &str = "agent.redb";
 
+/// redb's page cache. Its default (1 GiB) lets the cache grow with every
+/// page ever written; the agent keeps only small documents and audit rows,
+/// so a few MiB hold the working set and bound the database's share of
+/// the agent's RSS.
+const CACHE_BYTES: usize = 2 << 20;
+
 /// Small agent facts: process restart tracking and the like.
 const META: TableDefinition<&str, u64> = TableDefinition::new("agent_meta");
 /// Serialized state documents, e.g. the alert state (`alerts`).
@@ -43,7 +49,10 @@ impl Store {
             source,
         })?;
         let path = data_dir.join(DB_FILE);
-        let db = Database::create(&path).map_err(|err| open_error(&path, err))?;
+        let db = redb::Builder::new()
+            .set_cache_size(CACHE_BYTES)
+            .create(&path)
+            .map_err(|err| open_error(&path, err))?;
         let store = Store {
             db: Arc::new(db),
             path,
