@@ -94,14 +94,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// The child: an agent as `opsdeck agent` runs it (two worker threads).
+/// The child: an agent as `opsdeck agent` runs it.
 fn run_agent(path: &str) -> Result<(), Box<dyn std::error::Error>> {
     opsdeck_agent::memory::limit_malloc_arenas();
     let config = opsdeck_agent::config::load(std::path::Path::new(path))?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
+    let runtime = opsdeck_agent::memory::agent_runtime()?;
     runtime.block_on(async {
         let _agent = opsdeck_agent::start(config).await?;
         std::future::pending::<()>().await;

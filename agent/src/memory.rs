@@ -1,4 +1,5 @@
-//! Process-wide memory tuning for the agent binary.
+//! Process-wide memory tuning for the agent binary: the allocator and the
+//! async runtime.
 
 /// Limits glibc's malloc to one arena. By default glibc gives busy threads
 /// their own arenas (up to 8 per core), each keeping freed scrape buffers
@@ -13,4 +14,19 @@ pub fn limit_malloc_arenas() {
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 1);
     }
+}
+
+/// Blocking threads only run PromQL queries for the API; a handful keeps
+/// concurrent dashboard queries going without tokio's default of 512.
+const MAX_BLOCKING_THREADS: usize = 4;
+
+/// The async runtime the agent runs on: two workers, since the agent
+/// mostly waits for timers and sockets, and few blocking threads.
+pub fn agent_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(MAX_BLOCKING_THREADS)
+        .enable_all()
+        .thread_name("opsdeck-agent")
+        .build()
 }

@@ -40,12 +40,8 @@ pub fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
     }
     opsdeck_agent::memory::limit_malloc_arenas();
     let _log_guard = opsdeck_agent::logging::init(&config.log)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .thread_name("opsdeck-agent")
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime =
+        opsdeck_agent::memory::agent_runtime().context("cannot start the async runtime")?;
     runtime.block_on(serve(config))
 }
 
