@@ -21,6 +21,9 @@ pub struct TuiConfig {
     /// e.g. `fleet: ["F1", "1"]`.
     pub keys: BTreeMap<String, Vec<String>>,
     pub log: LogConfig,
+    /// Hides and refuses everything that changes an agent (silences,
+    /// runbooks), k9s's `--readonly`.
+    pub read_only: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]

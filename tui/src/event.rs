@@ -15,4 +15,6 @@ pub enum AppEvent {
         node: String,
         result: Result<String, String>,
     },
+    /// An agent answered a runbook request.
+    Runbook(Box<crate::app::runbook::RunbookReply>),
 }

@@ -146,6 +146,7 @@ pub fn run(options: Options) -> Result<(), TuiError> {
     let theme = Theme::resolve(config.theme, no_color_requested());
     let created_by = std::env::var("USER").unwrap_or_else(|_| "opsdeck-tui".into());
     let mut app = App::new(keymap, created_by);
+    app.read_only = config.read_only;
 
     let mut terminal = ratatui::init();
     let mouse = execute!(std::io::stdout(), EnableMouseCapture);

@@ -91,6 +91,10 @@ impl Batch {
                     Err(error) => app.error(format!("silence on {node} failed: {error}")),
                 }
             }
+            AppEvent::Runbook(reply) => {
+                self.had_input = true;
+                app.runbook_reply(*reply);
+            }
         }
     }
 }

@@ -6,10 +6,15 @@ use std::sync::mpsc::Sender;
 
 use tokio::runtime::Handle;
 
+/// Actions shown in the audit view.
+const AUDIT_LIMIT: usize = 200;
+
+use crate::app::runbook::RunbookReply;
 use crate::app::Effect;
+use crate::client::actions;
 use crate::client::{self, AgentTarget};
 use crate::event::AppEvent;
-use crate::fleet::{FleetHandle, FleetState};
+use crate::fleet::{AgentId, FleetHandle, FleetState, FollowedAction};
 use crate::notify::{self, CriticalAlertWatch};
 
 pub struct Services {
@@ -19,6 +24,8 @@ pub struct Services {
     events: Sender<AppEvent>,
     /// `Some` when desktop notifications are enabled.
     critical_watch: Option<CriticalAlertWatch>,
+    /// Where followed actions' progress is written.
+    fleet: Option<FleetHandle>,
 }
 
 impl Services {
@@ -35,11 +42,13 @@ impl Services {
             targets,
             events,
             critical_watch: desktop_notifications.then(CriticalAlertWatch::default),
+            fleet: None,
         }
     }
 
     /// Starts one stream-following task per agent.
-    pub fn follow_agents(&self, fleet: &FleetHandle) {
+    pub fn follow_agents(&mut self, fleet: &FleetHandle) {
+        self.fleet = Some(fleet.clone());
         for target in &self.targets {
             self.runtime.spawn(client::follow_agent(
                 target.clone(),
@@ -72,7 +81,117 @@ impl Services {
                     let _ = events.send(AppEvent::SilenceDone { node, result });
                 });
             }
+            Effect::LoadRunbooks { agent } => self.request(agent, move |http, target| async move {
+                let result = actions::list_runbooks(&http, &target).await;
+                RunbookReply::Runbooks {
+                    agent,
+                    result: result.map_err(|e| e.to_string()),
+                }
+            }),
+            Effect::DryRun {
+                agent,
+                runbook,
+                params,
+            } => self.request(agent, move |http, target| async move {
+                let result = actions::dry_run(&http, &target, &runbook, &params).await;
+                RunbookReply::Plan {
+                    agent,
+                    result: result.map_err(|e| e.to_string()),
+                }
+            }),
+            Effect::StartAction {
+                agent,
+                node,
+                runbook,
+                params,
+            } => self.start_action(agent, node, runbook, params),
+            Effect::CancelAction { agent, action } => {
+                self.request(agent, move |http, target| async move {
+                    let result = actions::cancel_action(&http, &target, &action).await;
+                    RunbookReply::Cancelled {
+                        result: result.map_err(|e| e.to_string()),
+                    }
+                })
+            }
+            Effect::LoadAudit { agent } => self.request(agent, move |http, target| async move {
+                let result = actions::audit(&http, &target, AUDIT_LIMIT).await;
+                RunbookReply::Audit {
+                    agent,
+                    result: result.map_err(|e| e.to_string()),
+                }
+            }),
         }
+    }
+
+    /// Runs one runbook request on an agent's client task; its reply
+    /// comes back as an event.
+    fn request<F, Fut>(&self, agent: AgentId, call: F)
+    where
+        F: FnOnce(reqwest::Client, AgentTarget) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = RunbookReply> + Send + 'static,
+    {
+        let Some(target) = self.targets.get(agent).cloned() else {
+            return;
+        };
+        let http = self.http.clone();
+        let events = self.events.clone();
+        self.runtime.spawn(async move {
+            let reply = call(http, target).await;
+            let _ = events.send(AppEvent::Runbook(Box::new(reply)));
+        });
+    }
+
+    /// Starts an action, then polls it into the fleet state until it ends.
+    fn start_action(
+        &self,
+        agent: AgentId,
+        node: String,
+        runbook: String,
+        params: std::collections::BTreeMap<String, String>,
+    ) {
+        let (Some(target), Some(fleet)) = (self.targets.get(agent).cloned(), self.fleet.clone())
+        else {
+            return;
+        };
+        let http = self.http.clone();
+        let events = self.events.clone();
+        // A retried request (same key) finds the action instead of starting a second.
+        let key = format!("tui-{:016x}", rand::random::<u64>());
+        self.runtime.spawn(async move {
+            let result = actions::start_action(&http, &target, &runbook, &params, &key).await;
+            let started = result.as_ref().ok().map(|r| r.id.clone());
+            if let Ok(record) = &result {
+                let followed = FollowedAction {
+                    record: record.clone(),
+                    poll_error: None,
+                };
+                fleet.update(agent, |entry| {
+                    entry.actions.insert(record.id.clone(), followed);
+                });
+            }
+            let _ = events.send(AppEvent::Runbook(Box::new(RunbookReply::Started {
+                agent,
+                node,
+                result: result.map_err(|e| e.to_string()),
+            })));
+            let Some(id) = started else {
+                return;
+            };
+            actions::follow_action(&http, &target, &id, |polled| {
+                fleet.update(agent, |entry| {
+                    if let Some(followed) = entry.actions.get_mut(&id) {
+                        match polled {
+                            Ok(record) => {
+                                followed.record = record;
+                                followed.poll_error = None;
+                            }
+                            Err(error) => followed.poll_error = Some(error),
+                        }
+                    }
+                });
+            })
+            .await;
+        });
     }
 
     /// Announces critical alerts that started firing, if enabled.

@@ -27,6 +27,7 @@ pub enum Action {
     ViewShards,
     ViewAlerts,
     Silence,
+    Runbook,
 }
 
 /// Where an action applies.
@@ -72,7 +73,7 @@ pub const ACTIONS: &[ActionSpec] = &[
         Action::Command,
         "command",
         &[":"],
-        "command mode (:fleet :shards :alerts :node NAME :q)",
+        "command mode (:fleet :shards :alerts :node N :audit [N] :q)",
         Some("cmd"),
         Scope::Everywhere,
     ),
@@ -149,6 +150,17 @@ pub const ACTIONS: &[ActionSpec] = &[
             "silence the selected alert",
             Some("silence"),
             Scope::Only(&[ViewKind::Alerts]),
+        )
+    },
+    ActionSpec {
+        mutates: true,
+        ..spec(
+            Action::Runbook,
+            "runbook",
+            &["R"],
+            "run a runbook on the selected shard or its node",
+            Some("runbook"),
+            Scope::Only(&[ViewKind::Node, ViewKind::Shards]),
         )
     },
     spec(

@@ -10,6 +10,8 @@ pub enum Command {
     Alerts,
     /// `:node NAME`
     Node(String),
+    /// `:audit [NODE]`
+    Audit(Option<String>),
     Help,
     Quit,
 }
@@ -38,11 +40,21 @@ pub fn parse(input: &str) -> Result<Command, String> {
             [name] => Command::Node(name.to_string()),
             _ => return Err("usage: :node NAME".into()),
         },
+        "audit" | "au" => match rest.as_slice() {
+            [] => Command::Audit(None),
+            [name] => Command::Audit(Some(name.to_string())),
+            _ => return Err("usage: :audit [NODE]".into()),
+        },
         "help" | "h" => Command::Help,
         "q" | "quit" | "q!" => Command::Quit,
         other => return Err(format!("unknown command {other:?}")),
     };
-    if !rest.is_empty() && !matches!(command, Command::Shards(_) | Command::Node(_)) {
+    if !rest.is_empty()
+        && !matches!(
+            command,
+            Command::Shards(_) | Command::Node(_) | Command::Audit(_)
+        )
+    {
         return Err(format!(":{verb} takes no argument"));
     }
     Ok(command)

@@ -5,10 +5,11 @@
 pub mod action;
 pub mod command;
 pub mod keymap;
+pub mod runbook;
 pub mod silence;
 pub mod view;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crossterm::event::{
     Event, KeyCode, KeyEvent, KeyEventKind, MouseButton, MouseEvent, MouseEventKind,
@@ -21,6 +22,9 @@ use crate::rows::{self, FleetSort, StateFilter};
 use action::Action;
 use command::Command;
 use keymap::Keymap;
+use runbook::{
+    AuditPane, FlowOutcome, ProgressPane, RunbookFlow, RunbookReply, RunbookTarget, Stage,
+};
 use silence::{FormOutcome, SilenceForm};
 use view::{TableCursor, View, ViewKind};
 
@@ -34,6 +38,11 @@ pub enum Mode {
     Filter,
     Help,
     Silence(Box<SilenceForm>),
+    /// Picking a runbook and confirming its plan.
+    Runbook(Box<RunbookFlow>),
+    /// Following an action started from here.
+    Progress(ProgressPane),
+    Audit(Box<AuditPane>),
 }
 
 /// Work for the runtime: the only way the app reaches an agent.
@@ -43,6 +52,28 @@ pub enum Effect {
         agent: AgentId,
         node: String,
         request: SilenceRequest,
+    },
+    LoadRunbooks {
+        agent: AgentId,
+    },
+    DryRun {
+        agent: AgentId,
+        runbook: String,
+        params: BTreeMap<String, String>,
+    },
+    /// Starts the action and follows it into the fleet state.
+    StartAction {
+        agent: AgentId,
+        node: String,
+        runbook: String,
+        params: BTreeMap<String, String>,
+    },
+    CancelAction {
+        agent: AgentId,
+        action: String,
+    },
+    LoadAudit {
+        agent: AgentId,
     },
 }
 
@@ -68,6 +99,9 @@ pub struct App {
     pub table_body: Rect,
     /// Recorded on silences as `created_by`.
     created_by: String,
+    /// Refuses every action that changes an agent (the config's
+    /// `read_only: true`); they leave the hint bar too.
+    pub read_only: bool,
 }
 
 impl App {
@@ -84,6 +118,7 @@ impl App {
             should_quit: false,
             table_body: Rect::default(),
             created_by,
+            read_only: false,
         }
     }
 
@@ -130,9 +165,12 @@ impl App {
         match &mut self.mode {
             Mode::Normal => {
                 let action = self.keymap.action_for(key)?;
-                let allowed =
-                    action::spec_of(action).is_some_and(|s| s.scope.includes(self.view().kind()));
-                if allowed {
+                let spec = action::spec_of(action)?;
+                if spec.mutates && self.read_only {
+                    self.error(format!("read-only: {} is disabled", spec.name));
+                    return None;
+                }
+                if spec.scope.includes(self.view().kind()) {
                     self.message = None;
                     return self.perform(action, fleet, now_ms);
                 }
@@ -150,7 +188,7 @@ impl App {
                         let input = std::mem::take(input);
                         self.mode = Mode::Normal;
                         match command::parse(&input) {
-                            Ok(command) => self.run_command(command, fleet),
+                            Ok(command) => return self.run_command(command, fleet),
                             Err(error) => self.error(error),
                         }
                     }
@@ -222,6 +260,42 @@ impl App {
                     }
                 }
             }
+            Mode::Runbook(flow) => match flow.key(key.code) {
+                FlowOutcome::Stay => None,
+                FlowOutcome::Close => {
+                    self.mode = Mode::Normal;
+                    None
+                }
+                FlowOutcome::Request(effect) => Some(effect),
+            },
+            Mode::Progress(pane) => match key.code {
+                KeyCode::Char('c') if !self.read_only => Some(Effect::CancelAction {
+                    agent: pane.agent,
+                    action: pane.action.clone(),
+                }),
+                KeyCode::Esc | KeyCode::Char('q') => {
+                    self.mode = Mode::Normal;
+                    None
+                }
+                _ => None,
+            },
+            Mode::Audit(pane) => {
+                let len = pane
+                    .records
+                    .as_ref()
+                    .map_or(0, |r| r.as_ref().map_or(0, Vec::len));
+                match key.code {
+                    KeyCode::Up | KeyCode::Char('k') => {
+                        pane.selected = pane.selected.saturating_sub(1);
+                    }
+                    KeyCode::Down | KeyCode::Char('j') => {
+                        pane.selected = (pane.selected + 1).min(len.saturating_sub(1));
+                    }
+                    KeyCode::Esc | KeyCode::Char('q') => self.mode = Mode::Normal,
+                    _ => {}
+                }
+                None
+            }
         }
     }
 
@@ -254,6 +328,7 @@ impl App {
             Action::ViewShards => self.show(View::Shards),
             Action::ViewAlerts => self.show(View::Alerts),
             Action::Silence => self.open_silence(fleet),
+            Action::Runbook => return self.open_runbook(fleet),
         }
         None
     }
@@ -278,7 +353,7 @@ impl App {
         }
     }
 
-    fn run_command(&mut self, command: Command, fleet: &FleetState) {
+    fn run_command(&mut self, command: Command, fleet: &FleetState) -> Option<Effect> {
         match command {
             Command::Fleet => self.show(View::Fleet),
             Command::Shards(filter) => {
@@ -293,9 +368,11 @@ impl App {
                 Ok(agent) => self.show(View::Node(agent)),
                 Err(error) => self.error(error),
             },
+            Command::Audit(name) => return self.open_audit(fleet, name.as_deref()),
             Command::Help => self.mode = Mode::Help,
             Command::Quit => self.should_quit = true,
         }
+        None
     }
 
     /// Rows in the current view's table, as drawn.
@@ -380,6 +457,116 @@ impl App {
                 )));
             }
             None => self.error("no alert selected".into()),
+        }
+    }
+
+    /// The runbook picker for the selected shard (node and shards views),
+    /// or the node when it has no shard to select; the runbook list is
+    /// asked of its agent.
+    fn open_runbook(&mut self, fleet: &FleetState) -> Option<Effect> {
+        let kind = self.view().kind();
+        let selected = self.cursor(kind).selected;
+        let filter = self.filter(kind).to_string();
+        let (agent, shard) = match self.view() {
+            View::Node(agent) => {
+                let rows = rows::shard_rows(fleet, Some(agent), &filter, self.state_filter);
+                (Some(agent), rows.get(selected).map(|r| r.shard))
+            }
+            View::Shards => {
+                let rows = rows::shard_rows(fleet, None, &filter, self.state_filter);
+                let row = rows.get(selected);
+                (row.map(|r| r.agent), row.map(|r| r.shard))
+            }
+            View::Fleet | View::Alerts => (None, None),
+        };
+        let Some(entry) = agent.and_then(|a| fleet.agents.get(a)) else {
+            self.error("no node or shard selected".into());
+            return None;
+        };
+        let agent = agent?;
+        let snapshot = entry.snapshot.as_ref();
+        let shard_id = shard.and_then(|i| Some(snapshot?.shards.get(i)?.id.clone()));
+        let target = RunbookTarget::new(agent, entry.name(), shard_id, snapshot);
+        self.mode = Mode::Runbook(Box::new(RunbookFlow::new(target)));
+        Some(Effect::LoadRunbooks { agent })
+    }
+
+    /// `:audit [NODE]`: the named node, else the one on screen or selected.
+    fn open_audit(&mut self, fleet: &FleetState, name: Option<&str>) -> Option<Effect> {
+        let agent = match (name, self.view()) {
+            (Some(name), _) => match find_agent(fleet, name) {
+                Ok(agent) => agent,
+                Err(error) => {
+                    self.error(error);
+                    return None;
+                }
+            },
+            (None, View::Node(agent)) => agent,
+            (None, _) if fleet.agents.len() == 1 => 0,
+            (None, _) => {
+                self.error("usage: :audit NODE (or open a node first)".into());
+                return None;
+            }
+        };
+        let node = fleet.agents.get(agent)?.name().to_string();
+        self.mode = Mode::Audit(Box::new(AuditPane {
+            agent,
+            node,
+            records: None,
+            selected: 0,
+        }));
+        Some(Effect::LoadAudit { agent })
+    }
+
+    /// An agent answered a runbook request. Answers for a dialog that has
+    /// since been closed are dropped (a started action is still followed).
+    pub fn runbook_reply(&mut self, reply: RunbookReply) {
+        match (reply, &mut self.mode) {
+            (RunbookReply::Runbooks { agent, result }, Mode::Runbook(flow))
+                if flow.target.agent == agent && flow.stage == Stage::Loading =>
+            {
+                flow.runbooks_loaded(result);
+            }
+            (RunbookReply::Plan { agent, result }, Mode::Runbook(flow))
+                if flow.target.agent == agent =>
+            {
+                flow.plan_ready(result);
+            }
+            (
+                RunbookReply::Started {
+                    agent,
+                    node,
+                    result,
+                },
+                _,
+            ) => match result {
+                Ok(record) => {
+                    self.info(format!(
+                        "{} started on {node} as {}",
+                        record.runbook, record.id
+                    ));
+                    self.mode = Mode::Progress(ProgressPane {
+                        agent,
+                        node,
+                        action: record.id,
+                    });
+                }
+                Err(error) => {
+                    if matches!(self.mode, Mode::Runbook(_)) {
+                        self.mode = Mode::Normal;
+                    }
+                    self.error(format!("starting the action on {node} failed: {error}"));
+                }
+            },
+            (RunbookReply::Cancelled { result }, _) => match result {
+                Ok(record) => self.info(format!("cancelling {}: rollback follows", record.id)),
+                Err(error) => self.error(format!("cancel failed: {error}")),
+            },
+            (RunbookReply::Audit { agent, result }, Mode::Audit(pane)) if pane.agent == agent => {
+                pane.records = Some(result);
+                pane.selected = 0;
+            }
+            _ => {}
         }
     }
 

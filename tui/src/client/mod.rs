@@ -1,6 +1,7 @@
 //! Agent clients: one task per agent on the tokio runtime, off the UI
 //! thread, following the agent's SSE stream into the fleet state.
 
+pub mod actions;
 mod backoff;
 mod decode;
 mod silence;

@@ -11,7 +11,10 @@ pub use handle::FleetHandle;
 pub use health::Health;
 pub use history::{History, Sample};
 
+use std::collections::BTreeMap;
+
 use opsdeck_agent::api::Snapshot;
+use opsdeck_runbooks::ActionRecord;
 
 /// Index of an agent in [`FleetState::agents`]; stable for the session.
 pub type AgentId = usize;
@@ -34,6 +37,16 @@ pub struct AgentEntry {
     /// Local unix milliseconds of the last snapshot or heartbeat.
     pub last_update_ms: Option<i64>,
     pub history: History,
+    /// Runbook actions started from this TUI, by id, as last polled.
+    pub actions: BTreeMap<String, FollowedAction>,
+}
+
+/// An action the TUI follows: the agent's record and whether the last
+/// poll reached it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FollowedAction {
+    pub record: ActionRecord,
+    pub poll_error: Option<String>,
 }
 
 /// The state of the connection to one agent.
@@ -68,6 +81,7 @@ impl AgentEntry {
             snapshot: None,
             last_update_ms: None,
             history: History::default(),
+            actions: BTreeMap::new(),
         }
     }
 

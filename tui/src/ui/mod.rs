@@ -7,6 +7,7 @@ mod fleet;
 pub mod format;
 mod help;
 mod node;
+mod runbook;
 mod shard_table;
 mod shards;
 mod silence;
@@ -43,6 +44,9 @@ pub fn draw(frame: &mut Frame, app: &mut App, fleet: &FleetState, theme: &Theme,
     match &app.mode {
         Mode::Help => help::draw(frame, app, theme),
         Mode::Silence(form) => silence::draw(frame, form, theme),
+        Mode::Runbook(flow) => runbook::draw_flow(frame, flow, theme),
+        Mode::Progress(pane) => runbook::draw_progress(frame, pane, fleet, theme, now_ms),
+        Mode::Audit(pane) => runbook::draw_audit(frame, pane, theme, now_ms),
         Mode::Normal | Mode::Command(_) | Mode::Filter => {}
     }
 }
@@ -140,7 +144,10 @@ fn draw_footer(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 fn hint_line(app: &App, theme: &Theme) -> Line<'static> {
     let kind = app.view().kind();
     let mut spans = vec![Span::raw(" ")];
-    for spec in ACTIONS.iter().filter(|s| s.scope.includes(kind)) {
+    let shown = |s: &&crate::app::action::ActionSpec| {
+        s.scope.includes(kind) && !(s.mutates && app.read_only)
+    };
+    for spec in ACTIONS.iter().filter(shown) {
         let (Some(hint), Some(key)) = (spec.hint, app.keymap.keys_of(spec.action).first()) else {
             continue;
         };

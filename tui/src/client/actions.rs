@@ -1,0 +1,221 @@
+//! The agent's runbook actions API (`docs/runbooks.md`): list runbooks,
+//! dry run, start, follow, cancel, and the audit record.
+//!
+//! The dry-run plan is mirrored here with only what the confirmation
+//! dialog shows: the agent's `Plan` type is serialize-only.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use opsdeck_runbooks::{ActionRecord, Risk, Runbook};
+use serde::{Deserialize, Serialize};
+
+use super::{error_status, AgentTarget, ClientError};
+
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `POST /api/v1/actions` body.
+#[derive(Debug, Clone, Serialize)]
+pub struct StartRequest<'a> {
+    pub runbook: &'a str,
+    pub params: &'a BTreeMap<String, String>,
+    pub dry_run: bool,
+    pub idempotency_key: Option<&'a str>,
+    /// The operator confirmed the plan in the dialog, so `confirm` steps pass.
+    pub confirmed: bool,
+}
+
+/// A dry run's plan, as much as the confirmation dialog shows.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct PlanView {
+    pub runbook: String,
+    pub title: String,
+    pub risk: Risk,
+    #[serde(default)]
+    pub params: BTreeMap<String, String>,
+    #[serde(default)]
+    pub shards: Vec<String>,
+    pub steps: Vec<PlannedStepView>,
+    #[serde(default)]
+    pub checks: Vec<CheckView>,
+    pub blast_radius: BlastRadiusView,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct PlannedStepView {
+    pub name: String,
+    pub kind: String,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct CheckView {
+    pub name: String,
+    pub role: String,
+    pub holds: bool,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct BlastRadiusView {
+    pub shards: Vec<ShardLoadView>,
+    pub total_load: f64,
+    pub unit: String,
+    pub max_unavailable: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ShardLoadView {
+    pub shard: String,
+    pub load: f64,
+}
+
+#[derive(Deserialize)]
+struct RunbookList {
+    runbooks: Vec<Runbook>,
+}
+
+#[derive(Deserialize)]
+struct StartResponse {
+    action: Option<ActionRecord>,
+    plan: Option<PlanView>,
+}
+
+#[derive(Deserialize)]
+struct AuditList {
+    actions: Vec<ActionRecord>,
+}
+
+async fn send(request: reqwest::RequestBuilder) -> Result<reqwest::Response, ClientError> {
+    let response = request.timeout(REQUEST_TIMEOUT).send().await?;
+    if !response.status().is_success() {
+        return Err(error_status(response).await);
+    }
+    Ok(response)
+}
+
+/// `GET /api/v1/runbooks`.
+pub async fn list_runbooks(
+    http: &reqwest::Client,
+    target: &AgentTarget,
+) -> Result<Vec<Runbook>, ClientError> {
+    let request = target.authorize(http.get(target.endpoint("/api/v1/runbooks")));
+    Ok(send(request).await?.json::<RunbookList>().await?.runbooks)
+}
+
+async fn post_start(
+    http: &reqwest::Client,
+    target: &AgentTarget,
+    body: &StartRequest<'_>,
+) -> Result<StartResponse, ClientError> {
+    let request = target
+        .authorize(http.post(target.endpoint("/api/v1/actions")))
+        .json(body);
+    Ok(send(request).await?.json().await?)
+}
+
+/// `POST /api/v1/actions` with `dry_run: true`: the plan, nothing runs.
+pub async fn dry_run(
+    http: &reqwest::Client,
+    target: &AgentTarget,
+    runbook: &str,
+    params: &BTreeMap<String, String>,
+) -> Result<PlanView, ClientError> {
+    let body = StartRequest {
+        runbook,
+        params,
+        dry_run: true,
+        idempotency_key: None,
+        confirmed: false,
+    };
+    post_start(http, target, &body)
+        .await?
+        .plan
+        .ok_or_else(|| ClientError::Stream("the dry run returned no plan".into()))
+}
+
+/// `POST /api/v1/actions`: starts the action (or finds the one started
+/// earlier with the same idempotency key).
+pub async fn start_action(
+    http: &reqwest::Client,
+    target: &AgentTarget,
+    runbook: &str,
+    params: &BTreeMap<String, String>,
+    idempotency_key: &str,
+) -> Result<ActionRecord, ClientError> {
+    let body = StartRequest {
+        runbook,
+        params,
+        dry_run: false,
+        idempotency_key: Some(idempotency_key),
+        confirmed: true,
+    };
+    post_start(http, target, &body)
+        .await?
+        .action
+        .ok_or_else(|| ClientError::Stream("the agent returned no action".into()))
+}
+
+/// `GET /api/v1/actions/{id}`.
+pub async fn get_action(
+    http: &reqwest::Client,
+    target: &AgentTarget,
+    id: &str,
+) -> Result<ActionRecord, ClientError> {
+    let path = format!("/api/v1/actions/{}", path_segment(id));
+    let request = target.authorize(http.get(target.endpoint(&path)));
+    Ok(send(request).await?.json().await?)
+}
+
+/// `POST /api/v1/actions/{id}/cancel`: stops between steps, then rolls back.
+pub async fn cancel_action(
+    http: &reqwest::Client,
+    target: &AgentTarget,
+    id: &str,
+) -> Result<ActionRecord, ClientError> {
+    let path = format!("/api/v1/actions/{}/cancel", path_segment(id));
+    let request = target.authorize(http.post(target.endpoint(&path)));
+    Ok(send(request).await?.json().await?)
+}
+
+/// `GET /api/v1/audit`: the most recent actions, newest first.
+pub async fn audit(
+    http: &reqwest::Client,
+    target: &AgentTarget,
+    limit: usize,
+) -> Result<Vec<ActionRecord>, ClientError> {
+    let path = format!("/api/v1/audit?limit={limit}");
+    let request = target.authorize(http.get(target.endpoint(&path)));
+    Ok(send(request).await?.json::<AuditList>().await?.actions)
+}
+
+/// Follows an action until it ends, calling `seen` with every record
+/// (`GET /api/v1/actions/{id}` once a second). A failed poll is reported
+/// and retried; the agent keeps the action whatever the TUI sees.
+pub async fn follow_action(
+    http: &reqwest::Client,
+    target: &AgentTarget,
+    id: &str,
+    mut seen: impl FnMut(Result<ActionRecord, String>),
+) {
+    let mut interval = tokio::time::interval(Duration::from_secs(1));
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        match get_action(http, target, id).await {
+            Ok(record) => {
+                let done = record.status.is_terminal();
+                seen(Ok(record));
+                if done {
+                    return;
+                }
+            }
+            Err(error) => seen(Err(error.to_string())),
+        }
+    }
+}
+
+/// Action ids are agent-made, but a path segment is escaped all the same.
+fn path_segment(id: &str) -> String {
+    url::form_urlencoded::byte_serialize(id.as_bytes()).collect()
+}
