@@ -551,3 +551,58 @@ fn cli_lists_shows_and_runs_with_progress_and_keys_are_idempotent() {
     let id = first["action"]["id"].as_str().unwrap();
     assert_eq!(wait_terminal(&agent, id)["status"], "succeeded");
 }
+
+#[test]
+fn restart_node_waits_for_approval_then_restarts_every_shard() {
+    let node = Node::start(3, 10.0);
+    let dir = tempfile::tempdir().unwrap();
+    let agent = start_agent(dir.path(), &node, "");
+    wait_all_ready(&agent, 3);
+    let ready_before: Vec<f64> = (0..3)
+        .map(|shard| {
+            node.shard(shard)["ready_timestamp_seconds"]
+                .as_f64()
+                .unwrap()
+        })
+        .collect();
+    let (status, body) = post(
+        &agent,
+        "/api/v1/actions",
+        OPERATOR,
+        &json!({"runbook": "restart-node"}),
+    );
+    assert_eq!(status, 202, "{body}");
+    let id = body["action"]["id"].as_str().unwrap().to_string();
+    wait_status(&agent, &id, "awaiting confirmation", |r| {
+        r["status"] == "awaiting_confirmation"
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(node.shard(0)["restarts"], 0, "nothing runs before approval");
+
+    let (status, body) = post(
+        &agent,
+        &format!("/api/v1/actions/{id}/approve"),
+        OPERATOR,
+        &json!({}),
+    );
+    assert_eq!(status, 202, "{body}");
+    let record = wait_terminal(&agent, &id);
+    assert_eq!(record["status"], "succeeded", "{record}");
+    let last = record["steps"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["kind"], "notify");
+    let node_name = agent.snapshot().node.name;
+    assert!(
+        last["output"].as_str().unwrap().contains(&node_name),
+        "{last}"
+    );
+    // A new process counts its restarts from zero; the shards' READY
+    // times say they came back after the restart.
+    for (shard, before) in (0..3).zip(ready_before) {
+        let view = node.shard(shard);
+        assert_eq!(view["state"], "ready", "{view}");
+        assert!(
+            view["ready_timestamp_seconds"].as_f64().unwrap() > before,
+            "{view}"
+        );
+    }
+}
