@@ -109,13 +109,10 @@ impl Executor {
     /// Runs `plan` to the end; the final state is in the tracker.
     pub async fn run(&self, plan: Plan, tracker: Tracker, control: Arc<ActionControl>) {
         tracker.update(|r| r.status = ActionStatus::Running);
-        let checks = plan.checks.iter().filter(|c| c.role == "precondition");
-        let failing_pre = checks
-            .map(|c| crate::format::Check {
-                name: c.name.clone(),
-                expr: c.expr.clone(),
-            })
-            .map(|c| evaluate_check(&c, "precondition", &plan.base_vars, self.probe.as_ref()))
+        let failing_pre = plan
+            .preconditions
+            .iter()
+            .map(|c| evaluate_check(c, "precondition", &plan.base_vars, self.probe.as_ref()))
             .find(|c| !c.holds);
         if let Some(check) = failing_pre {
             return finish(

@@ -23,6 +23,8 @@ pub enum PlanError {
     },
     #[error("targets: {0}")]
     Query(String),
+    #[error("{0}: a step must set exactly one kind")]
+    StepKind(String),
     #[error("the target set is empty: `{0}` selects no shard; refusing rather than guessing")]
     NoTargets(String),
     #[error("batch of {batch} over {targets} targets exceeds max_unavailable {max}")]
@@ -85,6 +87,8 @@ pub struct Plan {
     pub rollback: Vec<PlannedStep>,
     pub checks: Vec<CheckValue>,
     pub blast_radius: BlastRadius,
+    #[serde(skip)]
+    pub preconditions: Vec<Check>,
     #[serde(skip)]
     pub guards: Vec<Check>,
     #[serde(skip)]
@@ -207,6 +211,7 @@ pub fn plan(
         rollback,
         checks,
         blast_radius,
+        preconditions: runbook.preconditions.clone(),
         guards: runbook.guards.clone(),
         abort_on_alerts: runbook.abort_on_alerts.clone(),
         base_vars,
@@ -251,10 +256,9 @@ fn planned(
     field: &str,
 ) -> Result<PlannedStep, PlanError> {
     let actions = step.actions();
-    let action = actions.first().ok_or_else(|| PlanError::Template {
-        field: field.to_string(),
-        source: TemplateError::Unclosed(step.name.clone()),
-    })?;
+    let [action] = actions.as_slice() else {
+        return Err(PlanError::StepKind(field.to_string()));
+    };
     let detail = match action {
         StepAction::Http(http) => format!(
             "{} {}",
