@@ -294,13 +294,14 @@ fn cancel_mid_run_rolls_back_and_locks_hold_meanwhile() {
     );
     assert_eq!(status, 403);
 
-    let (status, body) = post(
-        &agent,
-        &format!("/api/v1/actions/{id}/cancel"),
-        OPERATOR,
-        &json!({}),
+    let cancel = opsdeck(&[
+        "runbook", "cancel", &id, "--agent", &agent.url, "--token", OPERATOR,
+    ]);
+    assert!(
+        cancel.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cancel.stderr)
     );
-    assert_eq!(status, 202, "{body}");
     let record = wait_terminal(&agent, &id);
     assert_eq!(record["status"], "cancelled", "{record}");
     let steps = step_names(&record);

@@ -27,6 +27,25 @@ runbooks are refused. The plan (steps, checks with their current values, blast r
 printed first; progress follows step by step until the action ends."
     )]
     Run(RunArgs),
+    /// Cancel a running action: it stops between steps and rolls back.
+    Cancel(CancelArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CancelArgs {
+    /// The action id that `run` printed.
+    pub action: String,
+    /// Agent base URL, e.g. http://127.0.0.1:9464.
+    #[arg(long, value_name = "URL")]
+    pub agent: String,
+    /// Operator token of the agent.
+    #[arg(
+        long,
+        env = "OPSDECK_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub token: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -81,14 +100,31 @@ pub fn run(cmd: RunbookCommand) -> anyhow::Result<ExitCode> {
             print_runbook(runbook);
             Ok(ExitCode::SUCCESS)
         }
-        RunbookCommand::Run(args) => {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .context("cannot start the async runtime")?;
-            runtime.block_on(run_remote(args))
-        }
+        RunbookCommand::Run(args) => block_on(run_remote(args)),
+        RunbookCommand::Cancel(args) => block_on(cancel_remote(args)),
     }
+}
+
+fn block_on(
+    work: impl std::future::Future<Output = anyhow::Result<ExitCode>>,
+) -> anyhow::Result<ExitCode> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?
+        .block_on(work)
+}
+
+async fn cancel_remote(args: CancelArgs) -> anyhow::Result<ExitCode> {
+    let agent = Agent::new(&args.agent, args.token)?;
+    let path = format!("/api/v1/actions/{}/cancel", args.action);
+    let record = agent.post(&path, &json!({})).await?;
+    println!(
+        "action {} cancel requested (was {})",
+        args.action,
+        record["status"].as_str().unwrap_or("?")
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn find<'a>(catalog: &'a [Runbook], id: &str) -> anyhow::Result<&'a Runbook> {
@@ -153,6 +189,17 @@ struct Agent {
 }
 
 impl Agent {
+    fn new(base: &str, token: Option<String>) -> anyhow::Result<Agent> {
+        Ok(Agent {
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .context("HTTP client")?,
+            base: base.trim_end_matches('/').to_string(),
+            token,
+        })
+    }
+
     async fn send(&self, request: reqwest::RequestBuilder) -> anyhow::Result<Value> {
         let request = match &self.token {
             Some(token) => request.bearer_auth(token),
@@ -183,14 +230,7 @@ impl Agent {
 }
 
 async fn run_remote(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let agent = Agent {
-        http: reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .context("HTTP client")?,
-        base: args.agent.trim_end_matches('/').to_string(),
-        token: args.token.clone(),
-    };
+    let agent = Agent::new(&args.agent, args.token.clone())?;
     let params: BTreeMap<String, String> = args.params.iter().cloned().collect();
     let dry = agent
         .post(
