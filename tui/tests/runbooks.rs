@@ -5,11 +5,11 @@
 //! not start anything.
 
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
-use opsdeck_runbooks::{ActionRecord, Runbook};
+use opsdeck_runbooks::ActionRecord;
 use opsdeck_tui::app::keymap::Keymap;
 use opsdeck_tui::app::runbook::{RunbookReply, Stage};
 use opsdeck_tui::app::{App, Effect, Mode};
-use opsdeck_tui::client::actions::PlanView;
+use opsdeck_tui::client::actions::{PlanView, RunbookSummary};
 use opsdeck_tui::config::ThemeName;
 use opsdeck_tui::fixtures::{mixed_fleet, NOW_MS};
 use opsdeck_tui::fleet::{FleetState, FollowedAction};
@@ -24,30 +24,22 @@ const BOT2: usize = 1;
 const RUNBOOKS: &str = r#"
 - id: drain-shard
   title: Drain a shard
-  description: Moves a shard's guilds away.
   risk: disruptive
   alerts: [ShardLatencyHigh]
   params: { shard: { type: shard, required: true } }
-  steps: [{ name: drain, sleep: { duration: 1s } }]
 - id: restart-shard
   title: Restart a shard
-  description: Drain, restart, resume.
   risk: disruptive
   alerts: [ShardDown]
   params: { shard: { type: shard, required: true } }
-  steps: [{ name: restart, sleep: { duration: 1s } }]
 - id: wipe-shard
   title: Wipe a shard's cache
-  description: Drops the shard's cache.
   risk: destructive
   params: { shard: { type: shard, required: true } }
-  steps: [{ name: wipe, sleep: { duration: 1s } }]
 - id: restart-node
   title: Restart the whole node
-  description: Every shard goes down.
   risk: destructive
   alerts: [HeapUsageHigh]
-  steps: [{ name: restart, sleep: { duration: 1s } }]
 "#;
 
 fn plan(runbook: &str, title: &str, risk: &str) -> PlanView {
@@ -146,7 +138,7 @@ fn picker(fleet: &FleetState) -> App {
     typed(&mut app, fleet, ":node bot-2\njjjj");
     let effects = typed(&mut app, fleet, "R");
     assert_eq!(effects, vec![Effect::LoadRunbooks { agent: BOT2 }]);
-    let runbooks: Vec<Runbook> = serde_yaml_ng::from_str(RUNBOOKS).unwrap();
+    let runbooks: Vec<RunbookSummary> = serde_yaml_ng::from_str(RUNBOOKS).unwrap();
     app.runbook_reply(RunbookReply::Runbooks {
         agent: BOT2,
         result: Ok(runbooks),
@@ -223,7 +215,7 @@ fn node_target_is_offered_only_node_wide_runbooks() {
         typed(&mut app, &fleet, "R"),
         vec![Effect::LoadRunbooks { agent: 5 }]
     );
-    let runbooks: Vec<Runbook> = serde_yaml_ng::from_str(RUNBOOKS).unwrap();
+    let runbooks: Vec<RunbookSummary> = serde_yaml_ng::from_str(RUNBOOKS).unwrap();
     app.runbook_reply(RunbookReply::Runbooks {
         agent: 5,
         result: Ok(runbooks),

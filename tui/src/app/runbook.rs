@@ -10,10 +10,10 @@ use std::collections::BTreeMap;
 use crossterm::event::KeyCode;
 use opsdeck_agent::api::{AlertState, Snapshot};
 use opsdeck_runbooks::format::ParamType;
-use opsdeck_runbooks::{ActionRecord, Risk, Runbook};
+use opsdeck_runbooks::{ActionRecord, Risk};
 
 use super::Effect;
-use crate::client::actions::PlanView;
+use crate::client::actions::{PlanView, RunbookSummary};
 use crate::fleet::AgentId;
 
 /// What a runbook will act on: one shard of a node, or the node.
@@ -79,7 +79,7 @@ pub struct RunbookChoice {
 /// The runbooks that fit the target, those an alert names first. A shard
 /// target is offered runbooks that take a shard (filled in) and node-wide
 /// ones; a node target only node-wide ones.
-pub fn choices(runbooks: &[Runbook], target: &RunbookTarget) -> Vec<RunbookChoice> {
+pub fn choices(runbooks: &[RunbookSummary], target: &RunbookTarget) -> Vec<RunbookChoice> {
     let mut choices: Vec<RunbookChoice> = runbooks
         .iter()
         .filter_map(|runbook| {
@@ -273,7 +273,7 @@ impl RunbookFlow {
     }
 
     /// The runbook list arrived.
-    pub fn runbooks_loaded(&mut self, result: Result<Vec<Runbook>, String>) {
+    pub fn runbooks_loaded(&mut self, result: Result<Vec<RunbookSummary>, String>) {
         match result {
             Ok(runbooks) => {
                 self.choices = choices(&runbooks, &self.target);
@@ -338,7 +338,7 @@ pub struct AuditPane {
 pub enum RunbookReply {
     Runbooks {
         agent: AgentId,
-        result: Result<Vec<Runbook>, String>,
+        result: Result<Vec<RunbookSummary>, String>,
     },
     Plan {
         agent: AgentId,

@@ -1,13 +1,17 @@
 //! The agent's runbook actions API (`docs/runbooks.md`): list runbooks,
 //! dry run, start, follow, cancel, and the audit record.
 //!
-//! The dry-run plan is mirrored here with only what the confirmation
-//! dialog shows: the agent's `Plan` type is serialize-only.
+//! Runbooks and the dry-run plan are mirrored here with only what the
+//! picker and the confirmation dialog show: the agent's `Plan` type is
+//! serialize-only, and its `Runbook` is strict about every field of the
+//! YAML format, which its JSON form does not round-trip.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use opsdeck_runbooks::{ActionRecord, Risk, Runbook};
+use opsdeck_runbooks::format::ParamType;
+use opsdeck_runbooks::{ActionRecord, Risk};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::{error_status, AgentTarget, ClientError};
@@ -23,6 +27,24 @@ pub struct StartRequest<'a> {
     pub idempotency_key: Option<&'a str>,
     /// The operator confirmed the plan in the dialog, so `confirm` steps pass.
     pub confirmed: bool,
+}
+
+/// A runbook, as much as the picker needs.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct RunbookSummary {
+    pub id: String,
+    pub title: String,
+    pub risk: Risk,
+    #[serde(default)]
+    pub alerts: Vec<String>,
+    #[serde(default)]
+    pub params: BTreeMap<String, ParamSummary>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ParamSummary {
+    #[serde(rename = "type")]
+    pub kind: ParamType,
 }
 
 /// A dry run's plan, as much as the confirmation dialog shows.
@@ -72,7 +94,7 @@ pub struct ShardLoadView {
 
 #[derive(Deserialize)]
 struct RunbookList {
-    runbooks: Vec<Runbook>,
+    runbooks: Vec<RunbookSummary>,
 }
 
 #[derive(Deserialize)]
@@ -94,13 +116,23 @@ async fn send(request: reqwest::RequestBuilder) -> Result<reqwest::Response, Cli
     Ok(response)
 }
 
+/// Decodes a JSON body; the error says which answer and why.
+async fn decode<T: DeserializeOwned>(
+    response: reqwest::Response,
+    what: &str,
+) -> Result<T, ClientError> {
+    let body = response.text().await?;
+    serde_json::from_str(&body).map_err(|e| ClientError::Stream(format!("{what}: {e}")))
+}
+
 /// `GET /api/v1/runbooks`.
 pub async fn list_runbooks(
     http: &reqwest::Client,
     target: &AgentTarget,
-) -> Result<Vec<Runbook>, ClientError> {
+) -> Result<Vec<RunbookSummary>, ClientError> {
     let request = target.authorize(http.get(target.endpoint("/api/v1/runbooks")));
-    Ok(send(request).await?.json::<RunbookList>().await?.runbooks)
+    let list: RunbookList = decode(send(request).await?, "the runbook list").await?;
+    Ok(list.runbooks)
 }
 
 async fn post_start(
@@ -111,7 +143,7 @@ async fn post_start(
     let request = target
         .authorize(http.post(target.endpoint("/api/v1/actions")))
         .json(body);
-    Ok(send(request).await?.json().await?)
+    decode(send(request).await?, "the action answer").await
 }
 
 /// `POST /api/v1/actions` with `dry_run: true`: the plan, nothing runs.
@@ -164,7 +196,7 @@ pub async fn get_action(
 ) -> Result<ActionRecord, ClientError> {
     let path = format!("/api/v1/actions/{}", path_segment(id));
     let request = target.authorize(http.get(target.endpoint(&path)));
-    Ok(send(request).await?.json().await?)
+    decode(send(request).await?, "the action").await
 }
 
 /// `POST /api/v1/actions/{id}/cancel`: stops between steps, then rolls back.
@@ -175,7 +207,7 @@ pub async fn cancel_action(
 ) -> Result<ActionRecord, ClientError> {
     let path = format!("/api/v1/actions/{}/cancel", path_segment(id));
     let request = target.authorize(http.post(target.endpoint(&path)));
-    Ok(send(request).await?.json().await?)
+    decode(send(request).await?, "the cancelled action").await
 }
 
 /// `GET /api/v1/audit`: the most recent actions, newest first.
@@ -186,7 +218,8 @@ pub async fn audit(
 ) -> Result<Vec<ActionRecord>, ClientError> {
     let path = format!("/api/v1/audit?limit={limit}");
     let request = target.authorize(http.get(target.endpoint(&path)));
-    Ok(send(request).await?.json::<AuditList>().await?.actions)
+    let list: AuditList = decode(send(request).await?, "the audit").await?;
+    Ok(list.actions)
 }
 
 /// Follows an action until it ends, calling `seen` with every record
