@@ -469,36 +469,11 @@ pub fn now_ms() -> i64 {
 mod tests {
     use std::collections::BTreeMap;
 
-    use opsdeck_metrics::promql::{Engine, Query, Value};
     use opsdeck_metrics::SeriesStore;
 
     use super::*;
-    use crate::probe::ProbeSample;
     use crate::record::StepResult;
-
-    /// The real query engine over an empty store.
-    struct StoreProbe(SeriesStore);
-
-    impl Probe for StoreProbe {
-        fn query(&self, expr: &str) -> Result<Vec<ProbeSample>, String> {
-            let query = Query::parse(expr).map_err(|e| e.to_string())?;
-            match Engine::default().instant(&self.0, &query, now_ms()) {
-                Ok(Value::Vector(v)) => Ok(v
-                    .into_iter()
-                    .map(|s| ProbeSample {
-                        labels: BTreeMap::new(),
-                        value: s.v,
-                    })
-                    .collect()),
-                Ok(Value::Scalar { v, .. }) if v != 0.0 => Ok(vec![ProbeSample {
-                    labels: BTreeMap::new(),
-                    value: v,
-                }]),
-                Ok(_) => Ok(Vec::new()),
-                Err(e) => Err(e.to_string()),
-            }
-        }
-    }
+    use crate::test_support::StoreProbe;
 
     const RUNBOOK: &str = r#"
 id: t

@@ -12,6 +12,8 @@ pub mod plan;
 pub mod probe;
 pub mod record;
 pub mod template;
+#[cfg(test)]
+mod test_support;
 
 pub use execute::{ActionControl, Executor, Observer, Tracker};
 pub use format::{Risk, Runbook};

@@ -380,3 +380,90 @@ fn blast_radius(
         unit,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::StoreProbe;
+
+    const ROLLING: &str = r#"
+id: t
+title: T
+description: d
+risk: disruptive
+targets:
+  query: 'app_shard_status_code == 5'
+  batch: 1
+  max_unavailable: 1
+steps:
+  - name: restart
+    per_target: true
+    http: { url: '{{ app_url }}/admin/shards/{{ shard }}/restart' }
+  - name: pace
+    sleep: { duration: 1s }
+"#;
+
+    fn plan_of(text: &str, probe: &StoreProbe) -> Result<Plan, PlanError> {
+        let runbook = crate::load::parse("t.yaml", text).unwrap();
+        let trusted = BTreeMap::from([("app_url".to_string(), "http://app".to_string())]);
+        plan(&runbook, &BTreeMap::new(), trusted, probe)
+    }
+
+    #[test]
+    fn targets_are_walked_highest_first_one_batch_at_a_time() {
+        let probe = StoreProbe::with_shards(&[("0", 5.0), ("10", 5.0), ("2", 5.0), ("3", 1.0)]);
+        let plan = plan_of(ROLLING, &probe).unwrap();
+        assert_eq!(plan.shards, ["10", "2", "0"]);
+        let steps: Vec<(&str, Option<&str>)> = plan
+            .steps
+            .iter()
+            .map(|s| (s.name.as_str(), s.target.as_deref()))
+            .collect();
+        assert_eq!(
+            steps,
+            [
+                ("restart", Some("10")),
+                ("pace", None),
+                ("restart", Some("2")),
+                ("pace", None),
+                ("restart", Some("0")),
+                ("pace", None),
+            ]
+        );
+        assert!(plan.steps[0]
+            .detail
+            .starts_with("POST http://app/admin/shards/10/restart"));
+        assert_eq!(plan.blast_radius.max_unavailable, 1);
+    }
+
+    #[test]
+    fn an_empty_target_set_is_refused_not_read_as_everything() {
+        let probe = StoreProbe::with_shards(&[("0", 1.0), ("1", 1.0)]);
+        assert!(matches!(
+            plan_of(ROLLING, &probe),
+            Err(PlanError::NoTargets(_))
+        ));
+    }
+
+    #[test]
+    fn a_batch_over_max_unavailable_or_all_targets_is_refused() {
+        let probe = StoreProbe::with_shards(&[("0", 5.0), ("1", 5.0), ("2", 5.0), ("3", 5.0)]);
+        let half = ROLLING.replace("batch: 1", "batch: \"50%\"");
+        assert!(matches!(
+            plan_of(&half, &probe),
+            Err(PlanError::TooBroad { batch: 2, .. })
+        ));
+        let all = half
+            .replace("max_unavailable: 1", "max_unavailable: 4")
+            .replace("50%", "100%");
+        assert!(matches!(
+            plan_of(&all, &probe),
+            Err(PlanError::TooBroad { batch: 4, .. })
+        ));
+        let ok = half.replace("max_unavailable: 1", "max_unavailable: 2");
+        assert_eq!(
+            plan_of(&ok, &probe).unwrap().blast_radius.max_unavailable,
+            2
+        );
+    }
+}
