@@ -357,3 +357,92 @@ pub enum RunbookReply {
         result: Result<Vec<ActionRecord>, String>,
     },
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::actions::ParamSummary;
+
+    fn runbook(id: &str, alerts: &[&str], shard_param: bool) -> RunbookSummary {
+        RunbookSummary {
+            id: id.into(),
+            title: id.into(),
+            risk: Risk::Disruptive,
+            alerts: alerts.iter().map(|a| a.to_string()).collect(),
+            params: if shard_param {
+                BTreeMap::from([(
+                    "shard".to_string(),
+                    ParamSummary {
+                        kind: ParamType::Shard,
+                    },
+                )])
+            } else {
+                BTreeMap::new()
+            },
+        }
+    }
+
+    fn target(alerts: &[(&str, Option<&str>)]) -> RunbookTarget {
+        RunbookTarget {
+            agent: 0,
+            node: "bot-1".into(),
+            shard: Some("3".into()),
+            alerts: alerts
+                .iter()
+                .map(|(name, runbook)| (name.to_string(), runbook.map(String::from)))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn an_alert_annotation_names_a_runbook_too() {
+        let runbooks = [
+            runbook("drain-shard", &[], true),
+            runbook("recycle-pool", &[], false),
+        ];
+        let choices = choices(
+            &runbooks,
+            &target(&[("PoolSaturated", Some("recycle-pool"))]),
+        );
+        assert_eq!(choices[0].id, "recycle-pool");
+        assert_eq!(choices[0].suggested_by.as_deref(), Some("PoolSaturated"));
+        assert_eq!(choices[0].shard, None, "node-wide: nothing filled in");
+        assert_eq!(
+            choices[1].params.get("shard").map(String::as_str),
+            Some("3")
+        );
+        assert_eq!(choices[1].shard.as_deref(), Some("3"));
+    }
+
+    #[test]
+    fn destructive_node_wide_runbook_wants_the_node_name() {
+        let choice = RunbookChoice {
+            id: "restart-node".into(),
+            title: String::new(),
+            risk: Risk::Destructive,
+            suggested_by: None,
+            params: BTreeMap::new(),
+            shard: None,
+        };
+        let plan: PlanView = serde_json::from_value(serde_json::json!({
+            "runbook": "restart-node", "title": "", "risk": "destructive", "steps": [],
+            "blast_radius": {"shards": [], "total_load": 0.0, "unit": "", "max_unavailable": 1}
+        }))
+        .unwrap();
+        let mut flow = RunbookFlow::new(target(&[]));
+        flow.stage = Stage::Confirm(Box::new(ConfirmDialog::new(choice, plan, "bot-1")));
+        flow.key(KeyCode::Tab);
+        for c in "3".chars() {
+            flow.key(KeyCode::Char(c));
+        }
+        assert_eq!(flow.key(KeyCode::Enter), FlowOutcome::Stay);
+        flow.key(KeyCode::Backspace);
+        for c in "bot-1".chars() {
+            flow.key(KeyCode::Char(c));
+        }
+        assert!(matches!(
+            flow.key(KeyCode::Enter),
+            FlowOutcome::Request(Effect::StartAction { .. })
+        ));
+    }
+}

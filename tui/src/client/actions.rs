@@ -224,7 +224,8 @@ pub async fn audit(
 
 /// Follows an action until it ends, calling `seen` with every record
 /// (`GET /api/v1/actions/{id}` once a second). A failed poll is reported
-/// and retried; the agent keeps the action whatever the TUI sees.
+/// and retried (the agent keeps the action whatever the TUI sees), except
+/// a 404: the agent no longer knows the action, so there is nothing to follow.
 pub async fn follow_action(
     http: &reqwest::Client,
     target: &AgentTarget,
@@ -243,7 +244,13 @@ pub async fn follow_action(
                     return;
                 }
             }
-            Err(error) => seen(Err(error.to_string())),
+            Err(error) => {
+                let gone = matches!(error, ClientError::Status { status: 404, .. });
+                seen(Err(error.to_string()));
+                if gone {
+                    return;
+                }
+            }
         }
     }
 }
