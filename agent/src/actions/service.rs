@@ -61,6 +61,11 @@ pub enum ActionError {
     Internal(String),
 }
 
+enum Admission {
+    Admitted(Tracker),
+    Existing(Box<ActionRecord>),
+}
+
 struct Live {
     tracker: Tracker,
     control: Arc<ActionControl>,
@@ -154,7 +159,7 @@ impl ActionService {
         }
         let runbook = self.runbook(&request.runbook)?.clone();
         if let Some(key) = &request.idempotency_key {
-            if let Some(existing) = self.find_by_key(key, requested_by)? {
+            if let Some(existing) = self.find_by_key(key, requested_by, "")? {
                 return Ok(StartResponse {
                     action: Some(existing),
                     plan: None,
@@ -191,7 +196,17 @@ impl ActionService {
             rollback_available: !runbook.rollback.is_empty(),
         };
         let control = Arc::new(ActionControl::new(request.confirmed));
-        let tracker = self.admit(record, &plan, control.clone())?;
+        let tracker = match self.admit(record, &plan, control.clone())? {
+            Admission::Admitted(tracker) => tracker,
+            // The same key raced this request in: answer with that action.
+            Admission::Existing(existing) => {
+                return Ok(StartResponse {
+                    action: Some(*existing),
+                    plan: None,
+                    existing: true,
+                })
+            }
+        };
         let id = tracker.snapshot().id;
         let service = self.clone();
         let executor = self.executor.clone();
@@ -209,13 +224,20 @@ impl ActionService {
     }
 
     /// Takes the shard locks and the unavailability budget, or refuses.
+    /// The idempotency key is checked again under the lock, so two
+    /// requests with one key start one action.
     fn admit(
         self: &Arc<Self>,
         record: ActionRecord,
         plan: &Plan,
         control: Arc<ActionControl>,
-    ) -> Result<Tracker, ActionError> {
+    ) -> Result<Admission, ActionError> {
         let mut live = self.live.lock();
+        if let Some(key) = &record.idempotency_key {
+            if let Some(existing) = self.find_by_key(key, &record.requested_by, &record.id)? {
+                return Ok(Admission::Existing(Box::new(existing)));
+            }
+        }
         if let Some((id, _)) = live.iter().find(|(_, l)| l.shards.is_empty()) {
             return Err(ActionError::Refused(format!(
                 "node-wide action {id} is running"
@@ -269,7 +291,7 @@ impl ActionService {
                 unavailable,
             },
         );
-        Ok(tracker)
+        Ok(Admission::Admitted(tracker))
     }
 
     fn finished(&self, id: &str) {
@@ -277,12 +299,17 @@ impl ActionService {
         self.publish();
     }
 
-    fn find_by_key(&self, key: &str, by: &str) -> Result<Option<ActionRecord>, ActionError> {
+    /// An action other than `exclude` that `by` started with `key`.
+    fn find_by_key(
+        &self,
+        key: &str,
+        by: &str,
+        exclude: &str,
+    ) -> Result<Option<ActionRecord>, ActionError> {
         let records = self.journal.all().map_err(Self::internal)?;
-        Ok(records
-            .into_iter()
-            .find(|r| r.idempotency_key.as_deref() == Some(key) && r.requested_by == by)
-            .map(|r| self.get(&r.id).unwrap_or(r)))
+        Ok(records.into_iter().find(|r| {
+            r.idempotency_key.as_deref() == Some(key) && r.requested_by == by && r.id != exclude
+        }))
     }
 
     pub fn get(&self, id: &str) -> Result<ActionRecord, ActionError> {
@@ -337,7 +364,11 @@ impl ActionService {
         let runbook = self.runbook(&record.runbook)?.clone();
         let plan = plan(&runbook, &record.params, self.trusted.clone(), &self.probe)?;
         let control = Arc::new(ActionControl::new(true));
-        let tracker = self.admit(record, &plan, control)?;
+        let Admission::Admitted(tracker) = self.admit(record, &plan, control)? else {
+            return Err(ActionError::Refused(format!(
+                "action {id}'s idempotency key belongs to another action"
+            )));
+        };
         let service = self.clone();
         let executor = self.executor.clone();
         let finished_id = id.to_string();
