@@ -80,7 +80,7 @@ pub struct ActionService {
     runbooks: Vec<Runbook>,
     journal: Journal,
     executor: Arc<Executor>,
-    probe: StoreProbe,
+    probe: Arc<StoreProbe>,
     live: Mutex<HashMap<String, Live>>,
     state: Arc<AgentState>,
 }
@@ -113,19 +113,18 @@ impl ActionService {
         if let Some(url) = app_url {
             trusted.insert("app_url".to_string(), url);
         }
+        let probe = Arc::new(StoreProbe {
+            store: state.store.clone(),
+        });
         let service = Arc::new(ActionService {
             config,
             trusted,
             runbooks,
             executor: Arc::new(Executor {
                 http,
-                probe: Arc::new(StoreProbe {
-                    store: state.store.clone(),
-                }),
+                probe: probe.clone(),
             }),
-            probe: StoreProbe {
-                store: state.store.clone(),
-            },
+            probe,
             journal,
             live: Mutex::new(HashMap::new()),
             state,
@@ -172,7 +171,12 @@ impl ActionService {
                 "no app URL: set actions.app_url or a scrape target".into(),
             ));
         }
-        let plan = plan(&runbook, &request.params, self.trusted.clone(), &self.probe)?;
+        let plan = plan(
+            &runbook,
+            &request.params,
+            self.trusted.clone(),
+            self.probe.as_ref(),
+        )?;
         if request.dry_run {
             return Ok(StartResponse {
                 action: None,
@@ -362,7 +366,12 @@ impl ActionService {
             )));
         }
         let runbook = self.runbook(&record.runbook)?.clone();
-        let plan = plan(&runbook, &record.params, self.trusted.clone(), &self.probe)?;
+        let plan = plan(
+            &runbook,
+            &record.params,
+            self.trusted.clone(),
+            self.probe.as_ref(),
+        )?;
         let control = Arc::new(ActionControl::new(true));
         let Admission::Admitted(tracker) = self.admit(record, &plan, control)? else {
             return Err(ActionError::Refused(format!(
