@@ -48,6 +48,17 @@ mod tests {
         }
     }
 
+    /// `GET /api/v1/runbooks` serves runbooks as JSON: what it serves
+    /// reads back as the same runbook.
+    #[test]
+    fn runbooks_round_trip_through_json() {
+        for rb in super::builtin().unwrap() {
+            let json = serde_json::to_value(&rb).unwrap();
+            let back: crate::Runbook = serde_json::from_value(json).unwrap();
+            assert_eq!(back, rb);
+        }
+    }
+
     /// An alertname that no default rule fires would never offer or stop
     /// anything: every name a runbook uses is in the default pack.
     #[test]

@@ -112,7 +112,7 @@ fn default_max_unavailable() -> u32 {
     1
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Batch {
     Count(u32),
     Percent(u32),
@@ -130,6 +130,16 @@ impl Batch {
         match self {
             Batch::Count(n) => n.max(1) as usize,
             Batch::Percent(p) => (total * p as usize).div_ceil(100).max(1),
+        }
+    }
+}
+
+/// Written back the way it is read: `1` or `"25%"`.
+impl Serialize for Batch {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Batch::Count(n) => s.serialize_u32(*n),
+            Batch::Percent(p) => s.serialize_str(&format!("{p}%")),
         }
     }
 }
@@ -338,10 +348,15 @@ pub mod duration {
 mod opt_duration {
     use std::time::Duration;
 
-    use serde::{Deserializer, Serializer};
+    use serde::{Deserialize, Deserializer, Serializer};
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-        super::duration::deserialize(d).map(Some)
+        match Option::<String>::deserialize(d)? {
+            Some(text) => humantime::parse_duration(&text)
+                .map(Some)
+                .map_err(|err| serde::de::Error::custom(format!("duration {text:?}: {err}"))),
+            None => Ok(None),
+        }
     }
 
     pub fn serialize<S: Serializer>(value: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
