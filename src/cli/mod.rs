@@ -7,6 +7,7 @@ mod notify;
 mod query;
 mod rules;
 mod runbook;
+mod silence;
 mod tui;
 
 use std::process::ExitCode;
@@ -42,6 +43,9 @@ pub enum Command {
     /// Send test notifications to receivers.
     #[command(subcommand)]
     Notify(notify::NotifyCommand),
+    /// Add, list and expire an agent's alert silences.
+    #[command(subcommand)]
+    Silence(silence::SilenceCommand),
 }
 
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -54,5 +58,6 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Query(args)) => query::run(args),
         Some(Command::Runbook(cmd)) => runbook::run(cmd),
         Some(Command::Notify(cmd)) => notify::run(cmd),
+        Some(Command::Silence(cmd)) => silence::run(cmd),
     }
 }
