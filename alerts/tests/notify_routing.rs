@@ -214,3 +214,31 @@ async fn a_firing_critical_alert_inhibits_warnings_on_the_same_node() {
         "NodeDown to team and pager, HeapHigh/b to team"
     );
 }
+
+#[tokio::test]
+async fn a_notice_goes_to_the_receivers_its_labels_route_to_once_each() {
+    let receiver = Receiver::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let notifier = start(&receiver, &dir, "[]");
+    let labels: BTreeMap<String, String> = [
+        ("runbook".to_string(), "restart-shard".to_string()),
+        ("severity".to_string(), "critical".to_string()),
+    ]
+    .into();
+    let receivers = notifier.announce(labels, "draining shard 3".into());
+    // critical: `pager`, then `continue` on to the catch-all `team`.
+    assert_eq!(receivers, ["pager", "team"]);
+    let requests = receiver.wait_for(2).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(receiver.requests().len(), 2, "{requests:#?}");
+    for request in &requests {
+        let alert = &request.body["alerts"][0];
+        assert_eq!(alert["labels"]["alertname"], "OpsdeckNotice");
+        assert_eq!(alert["labels"]["runbook"], "restart-shard");
+        assert_eq!(alert["annotations"]["summary"], "draining shard 3");
+    }
+    // A notice is not an alert: nothing is grouped, repeated or resolved.
+    notifier.ingest(Vec::new());
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(receiver.requests().len(), 2);
+}

@@ -3,7 +3,7 @@
 //! routing; runs the rollback after a failure routed to it or a cancel.
 //! Every change to the record is written to the journal at once.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -94,9 +94,15 @@ impl Tracker {
     }
 }
 
+/// Sends a `notify` step's message, labelled with the runbook and the
+/// action, to the receivers those labels route to; returns their names.
+pub type Announcer = Arc<dyn Fn(BTreeMap<String, String>, String) -> Vec<String> + Send + Sync>;
+
 pub struct Executor {
     pub http: reqwest::Client,
     pub probe: Arc<dyn Probe>,
+    /// `None` where no notifications are configured: notices are logged.
+    pub announcer: Option<Announcer>,
 }
 
 enum Outcome {
@@ -439,8 +445,24 @@ impl Executor {
             }
             StepAction::Notify(notify) => {
                 let message = render(&notify.message, Context::Text)?;
-                tracing::info!(action = %tracker.record.lock().id, %message, "runbook notice");
-                Ok(message)
+                let (action, runbook) = {
+                    let record = tracker.record.lock();
+                    (record.id.clone(), record.runbook.clone())
+                };
+                tracing::info!(%action, %message, "runbook notice");
+                let labels = BTreeMap::from([
+                    ("action".to_string(), action),
+                    ("runbook".to_string(), runbook),
+                ]);
+                let receivers = match &self.announcer {
+                    Some(announce) => announce(labels, message.clone()),
+                    None => Vec::new(),
+                };
+                Ok(if receivers.is_empty() {
+                    format!("{message} (no receiver routes notices; logged only)")
+                } else {
+                    format!("{message} (sent to {})", receivers.join(", "))
+                })
             }
         }
     }
@@ -467,8 +489,6 @@ pub fn now_ms() -> i64 {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use opsdeck_metrics::SeriesStore;
 
     use super::*;
@@ -518,12 +538,16 @@ rollback:
         }
     }
 
-    /// Runs `runbook` over `store` to the end; the journal's record.
+    /// What an announcer was asked to send: labels and message.
+    type Announced = Arc<Mutex<Vec<(BTreeMap<String, String>, String)>>>;
+
+    /// Runs `runbook` over `store` to the end; the journal's record and
+    /// the notices announced (to one receiver, `chat`).
     async fn run(
         runbook: &str,
         params: BTreeMap<String, String>,
         store: SeriesStore,
-    ) -> ActionRecord {
+    ) -> (ActionRecord, Announced) {
         let dir = tempfile::tempdir().unwrap();
         let db = Arc::new(redb::Database::create(dir.path().join("t.redb")).unwrap());
         let journal = Journal::open(db).unwrap();
@@ -531,21 +555,27 @@ rollback:
         let probe = Arc::new(StoreProbe(store));
         let plan = crate::plan::plan(&runbook, &params, BTreeMap::new(), probe.as_ref()).unwrap();
         let tracker = Tracker::new(new_record(params), journal.clone(), None);
+        let announced = Announced::default();
+        let seen = announced.clone();
         let executor = Executor {
             http: reqwest::Client::new(),
             probe,
+            announcer: Some(Arc::new(move |labels, message| {
+                seen.lock().push((labels, message));
+                vec!["chat".to_string()]
+            })),
         };
         executor
             .run(plan, tracker, Arc::new(ActionControl::new(false)))
             .await;
-        journal.get("a1").unwrap().unwrap()
+        (journal.get("a1").unwrap().unwrap(), announced)
     }
 
     #[tokio::test]
     async fn argv_is_inert_retries_continue_and_failure_rolls_back() {
         let hostile = "$(id); rm -rf ../x `true`";
         let params = BTreeMap::from([("reason".to_string(), hostile.to_string())]);
-        let record = run(RUNBOOK, params, SeriesStore::default()).await;
+        let (record, announced) = run(RUNBOOK, params, SeriesStore::default()).await;
         assert_eq!(record.status, ActionStatus::RolledBack, "{record:?}");
         let steps: Vec<(&str, StepResult, u32)> = record
             .steps
@@ -563,7 +593,15 @@ rollback:
         );
         // One argv element each, no shell: the hostile text comes back verbatim.
         assert_eq!(record.steps[0].output, format!("{hostile}|x|"));
-        assert_eq!(record.steps[3].output, format!("undo {hostile}"));
+        assert_eq!(
+            record.steps[3].output,
+            format!("undo {hostile} (sent to chat)")
+        );
+        let labels = BTreeMap::from([
+            ("action".to_string(), "a1".to_string()),
+            ("runbook".to_string(), "t".to_string()),
+        ]);
+        assert_eq!(*announced.lock(), [(labels, format!("undo {hostile}"))]);
         assert!(record.error.unwrap().contains("broken"));
     }
 
@@ -578,7 +616,7 @@ rollback:
         store.append(&labels, now_ms(), 1.0).unwrap();
         let runbook = RUNBOOK.replace("steps:", "abort_on_alerts: [TargetDown]\nsteps:");
         let params = BTreeMap::from([("reason".to_string(), "r".to_string())]);
-        let record = run(&runbook, params, store).await;
+        let (record, _) = run(&runbook, params, store).await;
         assert_eq!(record.status, ActionStatus::Failed, "{record:?}");
         assert!(record.steps.is_empty(), "{record:?}");
         assert!(record.error.unwrap().contains("alert TargetDown is firing"));

@@ -15,7 +15,7 @@ pub mod template;
 #[cfg(test)]
 mod test_support;
 
-pub use execute::{ActionControl, Executor, Observer, Tracker};
+pub use execute::{ActionControl, Announcer, Executor, Observer, Tracker};
 pub use format::{Risk, Runbook};
 pub use journal::Journal;
 pub use load::{load_file, RunbookError};

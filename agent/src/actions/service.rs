@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use opsdeck_runbooks::execute::now_ms;
 use opsdeck_runbooks::{
-    plan, ActionControl, ActionRecord, ActionStatus, Executor, Journal, Observer, Plan, PlanError,
-    Runbook, Tracker,
+    plan, ActionControl, ActionRecord, ActionStatus, Announcer, Executor, Journal, Observer, Plan,
+    PlanError, Runbook, Tracker,
 };
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
@@ -109,13 +109,14 @@ impl ActionService {
             .build()
             .map_err(|e| e.to_string())?;
         let mut trusted = BTreeMap::new();
-        trusted.insert("node".to_string(), node);
+        trusted.insert("node".to_string(), node.clone());
         if let Some(url) = app_url {
             trusted.insert("app_url".to_string(), url);
         }
         let probe = Arc::new(StoreProbe {
             store: state.store.clone(),
         });
+        let announcer = notice_announcer(state.clone(), node.clone());
         let service = Arc::new(ActionService {
             config,
             trusted,
@@ -123,6 +124,7 @@ impl ActionService {
             executor: Arc::new(Executor {
                 http,
                 probe: probe.clone(),
+                announcer: Some(announcer),
             }),
             probe,
             journal,
@@ -432,4 +434,18 @@ fn summary(record: &ActionRecord) -> ActionSummary {
         step: record.current_step.clone(),
         requested_by: record.requested_by.clone(),
     }
+}
+
+/// Runbook `notify` steps go to the receivers the notifier routes them
+/// to, labelled with this node as well (nowhere once it has shut down).
+fn notice_announcer(state: Arc<AgentState>, node: String) -> Announcer {
+    Arc::new(move |mut labels, message| {
+        labels.insert("node".to_string(), node.clone());
+        state
+            .notifier
+            .lock()
+            .as_ref()
+            .map(|notifier| notifier.announce(labels, message))
+            .unwrap_or_default()
+    })
 }

@@ -17,7 +17,7 @@ use super::inhibit::Inhibitor;
 use super::nflog::{self, NflogEntry};
 use super::now_ms;
 use super::outbox::{Outbox, OutboxEntry};
-use super::payload::{self, Notification};
+use super::payload::{self, MessageKind, Notification};
 use super::route::Route;
 use super::silence::SilenceStore;
 
@@ -94,6 +94,18 @@ struct Group {
     next_flush: Instant,
 }
 
+/// What the dispatcher is handed.
+pub(crate) enum Input {
+    /// The alerts of one rule evaluation.
+    Alerts(Vec<Alert>),
+    /// A one-off message, routed by its labels; not grouped, silenced or
+    /// repeated.
+    Notice {
+        labels: BTreeMap<String, String>,
+        message: String,
+    },
+}
+
 pub(crate) struct Dispatcher {
     route: Route,
     inhibitor: Inhibitor,
@@ -132,13 +144,14 @@ impl Dispatcher {
         }
     }
 
-    pub async fn run(mut self, mut incoming: mpsc::UnboundedReceiver<Vec<Alert>>) {
+    pub async fn run(mut self, mut incoming: mpsc::UnboundedReceiver<Input>) {
         let mut next_prune = Instant::now();
         loop {
             let deadline = self.groups.values().map(|g| g.next_flush).min();
             tokio::select! {
-                batch = incoming.recv() => match batch {
-                    Some(alerts) => self.ingest(alerts, Instant::now()),
+                input = incoming.recv() => match input {
+                    Some(Input::Alerts(alerts)) => self.ingest(alerts, Instant::now()),
+                    Some(Input::Notice { labels, message }) => self.announce(&labels, &message),
                     None => return,
                 },
                 _ = sleep_until(deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600))) => {}
@@ -169,6 +182,34 @@ impl Dispatcher {
                 .collect();
             for placement in placements {
                 self.place(placement, &alert, fp, wall, now);
+            }
+        }
+    }
+
+    /// Writes a notice to the outbox of each chat or webhook receiver its
+    /// labels route to (Alertmanager takes alerts, not messages).
+    fn announce(&self, labels: &BTreeMap<String, String>, message: &str) {
+        let wall = now_ms();
+        for receiver in notice_receivers(&self.route, labels, |name| {
+            self.receivers.get(name).map(|p| p.rendering.kind)
+        }) {
+            let Some(plan) = self.receivers.get(&receiver) else {
+                continue;
+            };
+            let notification = Notification::notice(&receiver, labels, message, wall);
+            let entry = OutboxEntry {
+                receiver: receiver.clone(),
+                notification_key: notification_key(&notification),
+                title: notification.title(),
+                body: plan.rendering.render(&notification).to_string(),
+                created_at_ms: wall,
+                attempts: 0,
+            };
+            match self.outbox.push(&entry) {
+                Ok(()) => plan.wake.notify_one(),
+                Err(err) => {
+                    tracing::error!(receiver = %receiver, error = %err, "cannot write a notice to the outbox");
+                }
             }
         }
     }
@@ -333,7 +374,7 @@ impl Dispatcher {
                 group_labels: group.labels.clone(),
                 alerts,
                 now_ms: wall,
-                test: false,
+                kind: MessageKind::Alerts,
             };
             let outbox_entry = OutboxEntry {
                 receiver: group.receiver.clone(),
@@ -383,6 +424,24 @@ impl Dispatcher {
 
 /// Receiver, group and each alert's fingerprint and state, hashed: what
 /// makes two notifications say the same thing.
+/// The receivers a notice with `labels` goes to: those of the routes
+/// its labels match, once each, without Alertmanager receivers.
+pub(crate) fn notice_receivers(
+    route: &Route,
+    labels: &BTreeMap<String, String>,
+    kind_of: impl Fn(&str) -> Option<ReceiverKind>,
+) -> Vec<String> {
+    let mut receivers: Vec<String> = Vec::new();
+    for matched in route.matching(labels) {
+        let wanted =
+            kind_of(&matched.receiver).is_some_and(|kind| kind != ReceiverKind::Alertmanager);
+        if wanted && !receivers.contains(&matched.receiver) {
+            receivers.push(matched.receiver.clone());
+        }
+    }
+    receivers
+}
+
 fn notification_key(notification: &Notification) -> String {
     let mut hash = Fnv::new();
     hash.write(notification.receiver.as_bytes());

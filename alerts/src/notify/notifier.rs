@@ -2,7 +2,7 @@
 //! config and database, feeds it alerts after each rule evaluation, and
 //! reads silences and delivery status from it.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,8 +10,9 @@ use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinHandle;
 
 use super::alert::Alert;
+use super::config::ReceiverKind;
 use super::config::{ConfigError, NotificationsConfig};
-use super::dispatch::{Dispatcher, ReceiverPlan};
+use super::dispatch::{notice_receivers, Dispatcher, Input, ReceiverPlan};
 use super::inhibit::Inhibitor;
 use super::now_ms;
 use super::outbox::Outbox;
@@ -32,7 +33,11 @@ pub enum NotifyError {
 }
 
 pub struct Notifier {
-    alerts: mpsc::UnboundedSender<Vec<Alert>>,
+    input: mpsc::UnboundedSender<Input>,
+    /// The route tree and receiver kinds, to tell a notice's sender where
+    /// it goes; `None` without a route (nothing is sent).
+    route: Option<Route>,
+    kinds: HashMap<String, ReceiverKind>,
     silences: SilenceStore,
     status: Arc<StatusBoard>,
     outbox: Arc<Outbox>,
@@ -101,7 +106,7 @@ impl Notifier {
             tasks.push(tokio::spawn(sender.run()));
         }
 
-        let (alerts, incoming) = mpsc::unbounded_channel();
+        let (input, incoming) = mpsc::unbounded_channel();
         if let Some(route) = &config.route {
             let dispatcher = Dispatcher::new(
                 Route::from_config(route),
@@ -116,7 +121,13 @@ impl Notifier {
             tasks.push(tokio::spawn(dispatcher.run(incoming)));
         }
         Ok(Notifier {
-            alerts,
+            input,
+            route: config.route.as_ref().map(Route::from_config),
+            kinds: config
+                .receivers
+                .iter()
+                .filter_map(|r| Some((r.name.clone(), r.kind()?)))
+                .collect(),
             silences,
             status,
             outbox,
@@ -129,7 +140,22 @@ impl Notifier {
     /// alert not mentioned again resolves at its `ends_at_ms`).
     pub fn ingest(&self, alerts: Vec<Alert>) {
         // Fails only once the dispatcher is gone, i.e. during shutdown.
-        let _ = self.alerts.send(alerts);
+        let _ = self.input.send(Input::Alerts(alerts));
+    }
+
+    /// Sends a one-off message (a runbook's `notify` step) to the chat
+    /// and webhook receivers its labels route to, through the outbox:
+    /// durable, retried and paced like any notification. Returns those
+    /// receivers' names; empty when none is routed.
+    pub fn announce(&self, labels: BTreeMap<String, String>, message: String) -> Vec<String> {
+        let Some(route) = &self.route else {
+            return Vec::new();
+        };
+        let receivers = notice_receivers(route, &labels, |name| self.kinds.get(name).copied());
+        if !receivers.is_empty() {
+            let _ = self.input.send(Input::Notice { labels, message });
+        }
+        receivers
     }
 
     /// Create, expire and list silences (the agent's `/api/v1/silences`).

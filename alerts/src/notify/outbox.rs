@@ -100,6 +100,20 @@ impl Outbox {
         Ok(added)
     }
 
+    /// Stores a one-off `entry` (a notice) that no notification log
+    /// decided; its key is unique, so it is never a duplicate.
+    pub fn push(&self, entry: &OutboxEntry) -> Result<(), StoreError> {
+        let txn = self.db.database().begin_write()?;
+        {
+            let mut outbox = txn.open_table(OUTBOX)?;
+            let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
+            let key = format!("{}\0{seq:020}", entry.receiver);
+            outbox.insert(key.as_str(), store::encode(entry).as_slice())?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
     /// Records a decision that sends nothing (all resolved, resolved not
     /// wanted).
     pub fn log_only(&self, log: (&str, &NflogEntry)) -> Result<(), StoreError> {

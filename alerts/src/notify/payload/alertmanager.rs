@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 use super::webhook::rfc3339;
-use super::Notification;
+use super::{MessageKind, Notification};
 use crate::notify::alert::AlertStatus;
 
 /// `firing_ends_in_ms`: how far ahead a firing alert's `endsAt` lies
@@ -20,7 +20,7 @@ pub fn build(notification: &Notification, firing_ends_in_ms: i64) -> Value {
                 AlertStatus::Firing => notification.now_ms + firing_ends_in_ms,
             };
             let mut labels = alert.labels.clone();
-            if notification.test {
+            if notification.kind == MessageKind::Test {
                 labels.insert("opsdeck_test".into(), "true".into());
             }
             let mut posted = json!({

@@ -28,7 +28,7 @@ pub fn build(notification: &Notification) -> Value {
     let mut budget = EMBEDS_TOTAL_MAX;
     let mut embeds = Vec::new();
     for alert in notification.alerts.iter().take(EMBEDS_MAX) {
-        match embed(&AlertFacts::of(alert, notification.now_ms), budget) {
+        match embed(&AlertFacts::of(alert, notification), budget) {
             Some((value, used)) => {
                 budget -= used;
                 embeds.push(value);

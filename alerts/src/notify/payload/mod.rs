@@ -25,8 +25,18 @@ pub struct Notification {
     pub alerts: Vec<Alert>,
     /// Unix milliseconds when the notification was decided.
     pub now_ms: i64,
+    pub kind: MessageKind,
+}
+
+/// What a notification is about; the title and bodies say so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageKind {
+    /// A group of alerts, from routing.
+    Alerts,
     /// A `notify test` message: every body says so plainly.
-    pub test: bool,
+    Test,
+    /// A one-off message, such as a runbook's `notify` step.
+    Notice,
 }
 
 impl Notification {
@@ -52,15 +62,19 @@ impl Notification {
         common(self.alerts.iter().map(|a| &a.annotations))
     }
 
-    /// `[FIRING:2] HighHeap (node="bot-2")`, `[TEST]` in front for tests.
+    /// `[FIRING:2] HighHeap (node="bot-2")`, `[TEST]` in front for
+    /// tests, `[NOTICE]` instead of the status for notices.
     pub fn title(&self) -> String {
         let status = self.status();
-        let mut title = format!(
-            "[{}:{}]",
-            status.as_str().to_uppercase(),
-            self.count(status)
-        );
-        if self.test {
+        let mut title = match self.kind {
+            MessageKind::Notice => "[NOTICE]".to_string(),
+            MessageKind::Alerts | MessageKind::Test => format!(
+                "[{}:{}]",
+                status.as_str().to_uppercase(),
+                self.count(status)
+            ),
+        };
+        if self.kind == MessageKind::Test {
             title.insert_str(0, "[TEST] ");
         }
         let common = self.common_labels();
@@ -109,9 +123,46 @@ impl Notification {
                 generator_url: None,
             }],
             now_ms,
-            test: true,
+            kind: MessageKind::Test,
         }
     }
+
+    /// A one-off message to `receiver`, shown as a single entry named
+    /// [`NOTICE_ALERTNAME`] with `labels` (which also name the title).
+    pub fn notice(
+        receiver: &str,
+        labels: &BTreeMap<String, String>,
+        message: &str,
+        now_ms: i64,
+    ) -> Notification {
+        let mut all_labels = labels.clone();
+        all_labels.insert("alertname".into(), NOTICE_ALERTNAME.into());
+        all_labels.insert("severity".into(), "info".into());
+        Notification {
+            receiver: receiver.to_string(),
+            group_key: format!("notice:{}", format_labels(labels)),
+            group_labels: labels.clone(),
+            alerts: vec![Alert {
+                labels: all_labels,
+                annotations: [("summary".to_string(), message.to_string())].into(),
+                status: AlertStatus::Firing,
+                starts_at_ms: now_ms,
+                ends_at_ms: None,
+                value: None,
+                generator_url: None,
+            }],
+            now_ms,
+            kind: MessageKind::Notice,
+        }
+    }
+}
+
+/// The alertname a notice's single entry carries.
+pub const NOTICE_ALERTNAME: &str = "OpsdeckNotice";
+
+fn format_labels(labels: &BTreeMap<String, String>) -> String {
+    let pairs: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+    format!("{{{}}}", pairs.join(","))
 }
 
 fn common<'a>(
@@ -198,7 +249,8 @@ pub(crate) enum Runbook<'a> {
 }
 
 impl<'a> AlertFacts<'a> {
-    pub fn of(alert: &'a Alert, now_ms: i64) -> AlertFacts<'a> {
+    pub fn of(alert: &'a Alert, notification: &Notification) -> AlertFacts<'a> {
+        let now_ms = notification.now_ms;
         let summary = alert
             .annotations
             .get("summary")
@@ -217,6 +269,12 @@ impl<'a> AlertFacts<'a> {
                     .map(|id| Runbook::Id(id))
             });
         let duration = match alert.status {
+            _ if notification.kind == MessageKind::Notice => format!(
+                "notice at {}",
+                chrono::DateTime::from_timestamp_millis(now_ms)
+                    .unwrap_or_default()
+                    .format("%Y-%m-%d %H:%M:%S UTC")
+            ),
             AlertStatus::Firing => format!(
                 "firing for {}",
                 text::humanize_ms(now_ms - alert.starts_at_ms)
@@ -286,7 +344,7 @@ pub(crate) mod fixtures {
             group_labels: [("alertname".to_string(), "HeapHigh".to_string())].into(),
             alerts,
             now_ms: 1_303_000,
-            test: false,
+            kind: MessageKind::Alerts,
         }
     }
 }

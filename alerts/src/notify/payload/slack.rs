@@ -34,7 +34,7 @@ pub fn build(notification: &Notification) -> Value {
     blocks.extend(
         notification.alerts[..room]
             .iter()
-            .map(|alert| section(&AlertFacts::of(alert, notification.now_ms))),
+            .map(|alert| section(&AlertFacts::of(alert, notification))),
     );
     if room < total {
         blocks.push(json!({
@@ -106,7 +106,7 @@ fn field(text: &str) -> Value {
 fn fallback_text(notification: &Notification) -> String {
     let mut text = notification.title();
     for alert in &notification.alerts {
-        let facts = AlertFacts::of(alert, notification.now_ms);
+        let facts = AlertFacts::of(alert, notification);
         text.push_str(&format!("\n• {} ({})", facts.summary, facts.duration));
     }
     text
@@ -167,6 +167,26 @@ mod tests {
             .as_str()
             .unwrap()
             .starts_with("[FIRING:1] HeapHigh"));
+    }
+
+    #[test]
+    fn a_notice_says_notice_and_when_instead_of_firing() {
+        let labels = [("runbook".to_string(), "drain-shard".to_string())].into();
+        let notice = Notification::notice("r", &labels, "draining shard 3", 1_303_000);
+        let message = build(&notice);
+        let text = message["text"].as_str().unwrap();
+        assert!(
+            text.starts_with("[NOTICE] OpsdeckNotice (runbook=drain-shard)"),
+            "{text}"
+        );
+        let section = &message["attachments"][0]["blocks"][1]["text"]["text"];
+        let section = section.as_str().unwrap();
+        assert!(section.contains("*draining shard 3*"), "{section}");
+        assert!(
+            section.contains("notice at 1970-01-01 00:21:43 UTC"),
+            "{section}"
+        );
+        assert!(!section.contains("firing"), "{section}");
     }
 
     #[test]
