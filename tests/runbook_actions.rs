@@ -6,6 +6,7 @@ mod agent_support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use agent_support::{eventually, Agent};
@@ -553,11 +554,37 @@ fn cli_lists_shows_and_runs_with_progress_and_keys_are_idempotent() {
     assert_eq!(wait_terminal(&agent, id)["status"], "succeeded");
 }
 
+/// A webhook receiver on `runtime`: every JSON body it is sent.
+fn start_webhook(runtime: &tokio::runtime::Runtime) -> (String, Arc<Mutex<Vec<Value>>>) {
+    let bodies = Arc::new(Mutex::new(Vec::new()));
+    let seen = bodies.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
+            let seen = seen.clone();
+            async move {
+                seen.lock().unwrap().push(body);
+                "ok"
+            }
+        }),
+    );
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    runtime.spawn(async move { axum::serve(listener, app).await });
+    (url, bodies)
+}
+
 #[test]
 fn restart_node_waits_for_approval_then_restarts_every_shard() {
     let node = Node::start(3, 10.0);
     let dir = tempfile::tempdir().unwrap();
-    let agent = start_agent(dir.path(), &node, "");
+    let (hook, notices) = start_webhook(&node.runtime);
+    let notifications = format!(
+        "notifications:\n  receivers:\n    - name: chat\n      webhook: {{url: '{hook}'}}\n  route:\n    receiver: chat\n"
+    );
+    let agent = start_agent(dir.path(), &node, &notifications);
     wait_all_ready(&agent, 3);
     let ready_before: Vec<f64> = (0..3)
         .map(|shard| {
@@ -595,6 +622,24 @@ fn restart_node_waits_for_approval_then_restarts_every_shard() {
     assert!(
         last["output"].as_str().unwrap().contains(&node_name),
         "{last}"
+    );
+    // The notify step reached the chat receiver, once, as a notice.
+    eventually("the notice is delivered", Duration::from_secs(10), || {
+        (!notices.lock().unwrap().is_empty()).then_some(())
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let delivered = notices.lock().unwrap().clone();
+    assert_eq!(delivered.len(), 1, "{delivered:#?}");
+    let notice = &delivered[0]["alerts"][0];
+    assert_eq!(notice["labels"]["alertname"], "OpsdeckNotice");
+    assert_eq!(notice["labels"]["runbook"], "restart-node");
+    assert_eq!(notice["labels"]["node"], node_name.as_str());
+    assert!(
+        notice["annotations"]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("restarted; every shard is ready"),
+        "{notice}"
     );
     // A new process counts its restarts from zero; the shards' READY
     // times say they came back after the restart.
