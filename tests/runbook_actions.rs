@@ -652,3 +652,40 @@ fn restart_node_waits_for_approval_then_restarts_every_shard() {
         );
     }
 }
+
+/// A deployment's own runbook, from `actions.runbook_dirs`, replaces the
+/// built-in one of the same id and runs its own lever (here `touch`, as
+/// `pm2 restart` or `kubectl delete pod` would be).
+#[test]
+fn a_runbook_from_a_runbook_dir_replaces_the_built_in_one_and_runs() {
+    let node = Node::start(3, 10.0);
+    let dir = tempfile::tempdir().unwrap();
+    let runbooks = dir.path().join("runbooks");
+    std::fs::create_dir(&runbooks).unwrap();
+    let marker = dir.path().join("restarted-2");
+    std::fs::write(
+        runbooks.join("restart-shard.yaml"),
+        format!(
+            "id: restart-shard\ntitle: Restart a shard (PM2)\ndescription: one pm2 process per shard\n\
+risk: disruptive\nparams:\n  shard: {{ type: shard, required: true }}\n\
+steps:\n  - name: restart\n    exec: {{ argv: [touch, '{}/restarted-{{{{ shard }}}}'] }}\n",
+            dir.path().display()
+        ),
+    )
+    .unwrap();
+    let extra = format!("actions:\n  runbook_dirs: ['{}']\n", runbooks.display());
+    let agent = start_agent(dir.path(), &node, &extra);
+    let catalog: Value = agent.get("/api/v1/runbooks").json().unwrap();
+    let titles: Vec<&str> = catalog["runbooks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["id"] == "restart-shard")
+        .map(|r| r["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles, ["Restart a shard (PM2)"]);
+    let id = start_action(&agent, "restart-shard", "2");
+    let record = wait_terminal(&agent, &id);
+    assert_eq!(record["status"], "succeeded", "{record}");
+    assert!(marker.exists(), "the runbook's own step ran");
+}

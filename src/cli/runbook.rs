@@ -1,8 +1,10 @@
-//! `opsdeck runbook list|show|run`: the built-in catalog, and running a
-//! runbook on an agent with live step progress.
+//! `opsdeck runbook list|show|run`: the catalog (built-in runbooks plus
+//! the deployment's own directories), and running a runbook on an agent
+//! with live step progress.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -16,10 +18,14 @@ const POLL_INTERVAL: Duration = Duration::from_millis(300);
 
 #[derive(Debug, clap::Subcommand)]
 pub enum RunbookCommand {
-    /// List the built-in runbooks.
-    List,
+    /// List the runbooks: the built-in catalog, plus those in --dir.
+    List(CatalogArgs),
     /// Show one runbook: params, checks and steps.
-    Show { id: String },
+    Show {
+        id: String,
+        #[command(flatten)]
+        catalog: CatalogArgs,
+    },
     /// Run a runbook on an agent (or only plan it with --dry-run).
     #[command(
         after_help = "Without a terminal and without --yes, disruptive and destructive \
@@ -29,6 +35,15 @@ printed first; progress follows step by step until the action ends."
     Run(RunArgs),
     /// Cancel a running action: it stops between steps and rolls back.
     Cancel(CancelArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CatalogArgs {
+    /// A directory of your own runbooks (*.yaml), as in the agent's
+    /// `actions.runbook_dirs`; repeatable. Every file is validated, and a
+    /// runbook with a built-in id replaces the built-in one.
+    #[arg(long = "dir", value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -82,10 +97,9 @@ fn parse_param(text: &str) -> Result<(String, String), String> {
 }
 
 pub fn run(cmd: RunbookCommand) -> anyhow::Result<ExitCode> {
-    let catalog = opsdeck_runbooks::catalog::builtin().context("built-in catalog")?;
     match cmd {
-        RunbookCommand::List => {
-            for runbook in &catalog {
+        RunbookCommand::List(args) => {
+            for runbook in &catalog(&args)? {
                 println!(
                     "{:<22} {:<12} {}",
                     runbook.id,
@@ -95,7 +109,8 @@ pub fn run(cmd: RunbookCommand) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        RunbookCommand::Show { id } => {
+        RunbookCommand::Show { id, catalog: args } => {
+            let catalog = catalog(&args)?;
             let runbook = find(&catalog, &id)?;
             print_runbook(runbook);
             Ok(ExitCode::SUCCESS)
@@ -127,10 +142,14 @@ async fn cancel_remote(args: CancelArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn catalog(args: &CatalogArgs) -> anyhow::Result<Vec<Runbook>> {
+    Ok(opsdeck_runbooks::catalog::load(&args.dirs)?)
+}
+
 fn find<'a>(catalog: &'a [Runbook], id: &str) -> anyhow::Result<&'a Runbook> {
     catalog.iter().find(|r| r.id == id).with_context(|| {
         let ids: Vec<&str> = catalog.iter().map(|r| r.id.as_str()).collect();
-        format!("no runbook {id:?}; built-in: {}", ids.join(", "))
+        format!("no runbook {id:?}; known: {}", ids.join(", "))
     })
 }
 

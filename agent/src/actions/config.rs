@@ -2,6 +2,8 @@
 //! big red switch; the long form sets the app's admin URL and the
 //! node-wide cap on unavailable shards.
 
+use std::path::PathBuf;
+
 use serde::{Deserialize, Deserializer};
 use url::Url;
 
@@ -14,6 +16,9 @@ pub struct ActionsConfig {
     pub app_url: Option<Url>,
     /// How many shards may be unavailable at once across all actions.
     pub max_unavailable: u32,
+    /// Directories of the deployment's own runbooks (`*.yaml`), added to
+    /// the built-in catalog; a runbook with a built-in id replaces it.
+    pub runbook_dirs: Vec<PathBuf>,
 }
 
 impl Default for ActionsConfig {
@@ -22,6 +27,7 @@ impl Default for ActionsConfig {
             enabled: true,
             app_url: None,
             max_unavailable: 1,
+            runbook_dirs: Vec::new(),
         }
     }
 }
@@ -35,6 +41,8 @@ struct Table {
     app_url: Option<Url>,
     #[serde(default = "max_unavailable_default")]
     max_unavailable: u32,
+    #[serde(default)]
+    runbook_dirs: Vec<PathBuf>,
 }
 
 fn enabled_default() -> bool {
@@ -71,6 +79,7 @@ impl<'de> Deserialize<'de> for ActionsConfig {
             enabled: table.enabled,
             app_url: table.app_url,
             max_unavailable: table.max_unavailable,
+            runbook_dirs: table.runbook_dirs,
         })
     }
 }

@@ -95,7 +95,8 @@ impl ActionService {
         db: Arc<redb::Database>,
         state: Arc<AgentState>,
     ) -> Result<Arc<Self>, String> {
-        let runbooks = opsdeck_runbooks::catalog::builtin().map_err(|e| e.to_string())?;
+        let runbooks =
+            opsdeck_runbooks::catalog::load(&config.runbook_dirs).map_err(|e| e.to_string())?;
         let journal = Journal::open(db).map_err(|e| e.to_string())?;
         for record in journal
             .mark_interrupted(now_ms())

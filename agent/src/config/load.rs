@@ -250,6 +250,8 @@ pub(super) fn validate(config: &AgentConfig) -> Result<(), ConfigError> {
         .validate()
         .map_err(|err| ConfigError::invalid(format!("notifications.{}", err.key), err.message))?;
     crate::profiles::validate_config(&config.profiles)?;
+    opsdeck_runbooks::catalog::load(&config.actions.runbook_dirs)
+        .map_err(|err| ConfigError::invalid("actions.runbook_dirs", err.to_string()))?;
     crate::rules::build_evaluator(&config.rules).map(|_| ())
 }
 
@@ -425,5 +427,15 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("process"), "{err}");
+    }
+
+    #[test]
+    fn a_broken_runbook_in_a_runbook_dir_names_the_key_and_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("mine.yaml"), "id: mine\ntitle: t\n").unwrap();
+        let config = format!("actions:\n  runbook_dirs: ['{}']\n", dir.path().display());
+        let err = parse_str(&config).unwrap_err().to_string();
+        assert!(err.contains("actions.runbook_dirs"), "{err}");
+        assert!(err.contains("mine.yaml"), "{err}");
     }
 }
