@@ -17,14 +17,13 @@ use serde::Serialize;
 pub enum SilenceCommand {
     /// Mute notifications of every alert whose labels match all MATCHERs.
     #[command(after_help = "\
-Matchers are written as in Alertmanager (amtool): NAME=VALUE or NAME=~REGEX, \
-the value quoted or bare; regexes are anchored. Quote them for the shell:
+Matchers are written as in Alertmanager (amtool): NAME=VALUE, NAME!=VALUE, \
+NAME=~REGEX or NAME!~REGEX, the value quoted or bare; regexes are anchored. Quote them for the shell:
 
   opsdeck silence add --agent http://127.0.0.1:9464 --duration 2h \\
       --comment 'rolling shards 3 and 4' alertname=ShardNotReady 'shard=~\"3|4\"'
 
-The agent's silence API takes only = and =~; a negative matcher (!=, !~) is \
-refused. Prints the new silence's id, which `expire` takes.")]
+Prints the new silence's id, which `expire` takes.")]
     Add(AddArgs),
     /// List the agent's silences: active and pending ones, or all with --all.
     List(ListArgs),
@@ -98,19 +97,11 @@ fn parse_duration(text: &str) -> Result<PromDuration, String> {
 /// An amtool-style matcher as the agent's API takes it.
 fn parse_matcher(text: &str) -> Result<SilenceMatcher, String> {
     let matcher = Matcher::parse(text).map_err(|e| e.to_string())?;
-    let is_regex = match matcher.op {
-        MatchOp::Equal => false,
-        MatchOp::Regex => true,
-        MatchOp::NotEqual | MatchOp::NotRegex => {
-            return Err(format!(
-                "{text:?}: the agent's silence API takes = and =~ matchers only, not != or !~"
-            ))
-        }
-    };
     Ok(SilenceMatcher {
+        is_regex: matches!(matcher.op, MatchOp::Regex | MatchOp::NotRegex),
+        is_equal: matches!(matcher.op, MatchOp::Equal | MatchOp::Regex),
         name: matcher.name,
         value: matcher.value,
-        is_regex,
     })
 }
 
@@ -358,8 +349,10 @@ mod tests {
             let err = parse_matcher(bad).unwrap_err();
             assert!(err.contains("bad matcher"), "{bad}: {err}");
         }
-        let err = parse_matcher("node!=bot-2").unwrap_err();
-        assert!(err.contains("not != or !~"), "{err}");
+        let m = parse_matcher("node!=bot-2").unwrap();
+        assert_eq!((m.is_regex, m.is_equal), (false, false));
+        let m = parse_matcher(r#"node!~"bot-.*""#).unwrap();
+        assert_eq!((m.is_regex, m.is_equal), (true, false));
     }
 
     #[test]

@@ -185,13 +185,20 @@ pub struct SilenceRequest {
     pub comment: String,
 }
 
-/// One label matcher of a silence: `name="value"` (or `=~` when `is_regex`).
+/// One label matcher of a silence, as in Alertmanager's API v2:
+/// `name="value"`, `=~` when `is_regex`, `!=` / `!~` when not `is_equal`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SilenceMatcher {
     pub name: String,
     pub value: String,
     #[serde(default)]
     pub is_regex: bool,
+    #[serde(default = "matcher_is_equal_default")]
+    pub is_equal: bool,
+}
+
+fn matcher_is_equal_default() -> bool {
+    true
 }
 
 /// The answer to `POST /api/v1/silences`.

@@ -50,10 +50,11 @@ pub(crate) async fn create(
     };
     let mut matchers = Vec::with_capacity(request.matchers.len());
     for (i, m) in request.matchers.iter().enumerate() {
-        let op = if m.is_regex {
-            MatchOp::Regex
-        } else {
-            MatchOp::Equal
+        let op = match (m.is_regex, m.is_equal) {
+            (false, true) => MatchOp::Equal,
+            (false, false) => MatchOp::NotEqual,
+            (true, true) => MatchOp::Regex,
+            (true, false) => MatchOp::NotRegex,
         };
         match Matcher::new(&m.name, op, &m.value) {
             Ok(matcher) => matchers.push(matcher),

@@ -73,6 +73,7 @@ impl SilenceForm {
                     name,
                     value,
                     is_regex: false,
+                    is_equal: true,
                 })
                 .collect(),
             duration: "2h".into(),
