@@ -2,6 +2,7 @@
 //! name being the `__name__` label.
 
 use std::fmt;
+use std::sync::Arc;
 
 pub const METRIC_NAME: &str = "__name__";
 
@@ -13,12 +14,32 @@ pub struct Label {
 
 /// A label set kept sorted by name, with no empty values (an empty value
 /// means "label absent" in Prometheus).
-#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Labels(Vec<Label>);
+///
+/// The labels are shared: cloning a label set is a reference-count
+/// increment, not a copy of its strings. The store hands every query its
+/// series' label sets, and the engine passes them through selectors,
+/// functions and results, so each series' labels exist once. Changing a
+/// shared label set copies it first (copy on write).
+#[derive(Debug, Clone, Default, Eq, PartialOrd, Ord)]
+pub struct Labels(Arc<Vec<Label>>);
+
+/// Equal label sets are often one shared set: compare the pointer first.
+impl PartialEq for Labels {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.0 == other.0
+    }
+}
+
+/// Hashes the labels, as equality compares them.
+impl std::hash::Hash for Labels {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+    }
+}
 
 impl Labels {
     pub fn new() -> Self {
-        Labels(Vec::new())
+        Labels::default()
     }
 
     /// Builds a label set from pairs in any order; later duplicates win and
@@ -39,7 +60,7 @@ impl Labels {
     pub fn from_distinct(mut labels: Vec<Label>) -> Self {
         labels.retain(|l| !l.value.is_empty());
         labels.sort_unstable_by(|a, b| a.name.cmp(&b.name));
-        Labels(labels)
+        Labels(Arc::new(labels))
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
@@ -56,44 +77,42 @@ impl Labels {
         let value = value.into();
         match self.position(&name) {
             Ok(i) if value.is_empty() => {
-                self.0.remove(i);
+                Arc::make_mut(&mut self.0).remove(i);
             }
-            Ok(i) => self.0[i].value = value,
+            Ok(i) if self.0[i].value == value => {}
+            Ok(i) => Arc::make_mut(&mut self.0)[i].value = value,
             Err(_) if value.is_empty() => {}
-            Err(i) => self.0.insert(i, Label { name, value }),
+            Err(i) => Arc::make_mut(&mut self.0).insert(i, Label { name, value }),
         }
     }
 
     pub fn remove(&mut self, name: &str) -> Option<String> {
-        self.position(name).ok().map(|i| self.0.remove(i).value)
+        let i = self.position(name).ok()?;
+        Some(Arc::make_mut(&mut self.0).remove(i).value)
     }
 
     pub fn without_metric_name(&self) -> Labels {
-        let mut copy = self.clone();
-        copy.remove(METRIC_NAME);
-        copy
+        self.filtered(|l| l.name != METRIC_NAME)
     }
 
     /// Keeps only the named labels.
     pub fn keep_only(&self, names: &[impl AsRef<str>]) -> Labels {
-        Labels(
-            self.0
-                .iter()
-                .filter(|l| names.iter().any(|n| n.as_ref() == l.name))
-                .cloned()
-                .collect(),
-        )
+        self.filtered(|l| names.iter().any(|n| n.as_ref() == l.name))
     }
 
     /// Drops the named labels.
     pub fn drop_names(&self, names: &[impl AsRef<str>]) -> Labels {
-        Labels(
-            self.0
-                .iter()
-                .filter(|l| !names.iter().any(|n| n.as_ref() == l.name))
-                .cloned()
-                .collect(),
-        )
+        self.filtered(|l| !names.iter().any(|n| n.as_ref() == l.name))
+    }
+
+    /// The labels `keep` accepts; shares this set when that is all of them.
+    fn filtered(&self, keep: impl Fn(&Label) -> bool) -> Labels {
+        if self.0.iter().all(&keep) {
+            return self.clone();
+        }
+        Labels(Arc::new(
+            self.0.iter().filter(|l| keep(l)).cloned().collect(),
+        ))
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Label> {

@@ -45,103 +45,86 @@ impl BitWriter {
 }
 
 /// Reads bits back from a byte slice written by [`BitWriter`]. Decoding
-/// speed bounds query speed, so bits come from a 64-bit buffer refilled a
-/// word at a time rather than byte by byte.
+/// speed bounds query speed, so the reader keeps only a bit position and
+/// reads the next 64 bits with one unaligned big-endian load: a field of
+/// up to 57 bits is then a shift, with no refill bookkeeping or per-field
+/// bounds check. Past the end the input reads as zeros; callers check
+/// [`BitReader::overrun`] once per decoded item instead of once per field.
 pub(crate) struct BitReader<'a> {
     bytes: &'a [u8],
-    /// Index of the first byte not yet in `buffer`.
-    next_byte: usize,
-    /// Unread bits, left-aligned; the bits below them are zero.
-    buffer: u64,
-    buffered: u32,
+    /// Bits consumed so far.
+    pos: usize,
 }
+
+/// Bits [`BitReader::peek_word`] guarantees: 64 minus at most 7 already
+/// consumed bits of its first byte.
+pub(crate) const PEEK_BITS: u32 = 57;
 
 impl<'a> BitReader<'a> {
     pub(crate) fn new(bytes: &'a [u8]) -> Self {
-        BitReader {
-            bytes,
-            next_byte: 0,
-            buffer: 0,
-            buffered: 0,
-        }
+        BitReader { bytes, pos: 0 }
     }
 
-    /// Tops the buffer up with as many whole bytes as fit (at least 57
-    /// bits buffered afterwards, unless the input runs out).
-    fn refill(&mut self) {
-        let room = (64 - self.buffered) / 8;
-        if room == 0 {
-            return;
-        }
-        if let Some(eight) = self.bytes.get(self.next_byte..self.next_byte + 8) {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(eight);
-            let word = u64::from_be_bytes(word);
-            let taken_bits = room * 8;
-            // Keep only the `room` whole bytes of the word, placed right
-            // after the bits already buffered.
-            let kept = if taken_bits == 64 {
-                word
-            } else {
-                word & !(u64::MAX >> taken_bits)
-            };
-            self.buffer |= kept >> self.buffered;
-            self.buffered += taken_bits;
-            self.next_byte += room as usize;
-            return;
-        }
-        while self.buffered <= 56 {
-            let Some(&byte) = self.bytes.get(self.next_byte) else {
-                return;
-            };
-            self.buffer |= u64::from(byte) << (56 - self.buffered);
-            self.buffered += 8;
-            self.next_byte += 1;
-        }
+    /// The unread bits, left-aligned: at least [`PEEK_BITS`] of them, then
+    /// whatever follows (zeros past the end of the input).
+    #[inline(always)]
+    pub(crate) fn peek_word(&self) -> u64 {
+        let byte = self.pos >> 3;
+        let word = match self
+            .bytes
+            .get(byte..)
+            .and_then(|rest| rest.first_chunk::<8>())
+        {
+            Some(eight) => u64::from_be_bytes(*eight),
+            None => self.tail_word(byte),
+        };
+        word << (self.pos & 7)
     }
 
-    /// The next `n` bits (1 ≤ `n` ≤ 56) without consuming them, zero-padded
-    /// past the end.
-    #[inline]
-    pub(crate) fn peek(&mut self, n: u32) -> u64 {
-        debug_assert!((1..=56).contains(&n));
-        if self.buffered < n {
-            self.refill();
-        }
-        self.buffer >> (64 - n)
+    /// The last (fewer than 8) bytes from `byte` on, zero-padded to a word.
+    #[inline(never)]
+    fn tail_word(&self, byte: usize) -> u64 {
+        let mut eight = [0u8; 8];
+        let rest = self.bytes.get(byte..).unwrap_or_default();
+        eight[..rest.len()].copy_from_slice(rest);
+        u64::from_be_bytes(eight)
     }
 
-    /// Consumes `n` bits (`n` ≤ 56); `None` if that runs past the end.
-    #[inline]
-    pub(crate) fn skip(&mut self, n: u32) -> Option<()> {
-        debug_assert!(n <= 56);
-        if self.buffered < n {
-            self.refill();
-            if self.buffered < n {
-                return None;
-            }
-        }
-        // `n` < 64 here, so the shift cannot overflow.
-        self.buffer <<= n;
-        self.buffered -= n;
-        Some(())
+    /// The next `n` bits (`n` ≤ [`PEEK_BITS`]) without consuming them.
+    #[inline(always)]
+    pub(crate) fn peek(&self, n: u32) -> u64 {
+        debug_assert!(n <= PEEK_BITS);
+        // A shift by 64 would overflow: `checked_shr` makes `n == 0` read 0.
+        self.peek_word().checked_shr(64 - n).unwrap_or(0)
     }
 
-    /// Reads `n` bits (`n` ≤ 64); `None` when the buffer is exhausted.
-    #[inline]
-    pub(crate) fn read_bits(&mut self, n: u32) -> Option<u64> {
+    /// Consumes `n` bits.
+    #[inline(always)]
+    pub(crate) fn consume(&mut self, n: u32) {
+        self.pos += n as usize;
+    }
+
+    /// Reads `n` bits (`n` ≤ 64).
+    #[inline(always)]
+    pub(crate) fn read_bits(&mut self, n: u32) -> u64 {
         debug_assert!(n <= 64);
-        if n == 0 {
-            return Some(0);
-        }
-        if n > 56 {
-            let high = self.read_bits(n - 32)?;
-            let low = self.read_bits(32)?;
-            return Some((high << 32) | low);
+        if n > PEEK_BITS {
+            let high = self.peek(n - 32);
+            self.consume(n - 32);
+            let low = self.peek(32);
+            self.consume(32);
+            return (high << 32) | low;
         }
         let value = self.peek(n);
-        self.skip(n)?;
-        Some(value)
+        self.consume(n);
+        value
+    }
+
+    /// Whether more bits were consumed than the input holds: what was read
+    /// past its end is padding, not data.
+    #[inline(always)]
+    pub(crate) fn overrun(&self) -> bool {
+        self.pos > self.bytes.len() * 8
     }
 }
 
@@ -169,8 +152,9 @@ mod tests {
             prop_assert_eq!(w.bytes().len(), total.div_ceil(8) as usize);
             let mut r = BitReader::new(w.bytes());
             for &(value, n) in &fields {
-                prop_assert_eq!(r.read_bits(n), Some(value & low_mask(n)));
+                prop_assert_eq!(r.read_bits(n), value & low_mask(n));
             }
+            prop_assert!(!r.overrun());
         }
     }
 
@@ -181,19 +165,23 @@ mod tests {
         let mut r = BitReader::new(w.bytes());
         assert_eq!(r.peek(4), 0b1101);
         assert_eq!(r.peek(12), 0b1101_0000_0000);
-        r.skip(3).unwrap();
-        assert_eq!(r.read_bits(5), Some(0b10000));
-        assert_eq!(r.skip(1), None);
+        r.consume(3);
+        assert_eq!(r.read_bits(5), 0b10000);
+        assert!(!r.overrun());
+        r.consume(1);
+        assert!(r.overrun());
     }
 
     #[test]
-    fn reading_past_the_end_is_none() {
+    fn reading_past_the_end_is_zeros_and_overruns() {
         let mut w = BitWriter::default();
         w.write_bits(0b101, 3);
         let mut r = BitReader::new(w.bytes());
-        assert_eq!(r.read_bits(3), Some(0b101));
-        assert_eq!(r.read_bits(5), Some(0), "padding of the last byte is zero");
-        assert_eq!(r.read_bits(1), None);
+        assert_eq!(r.read_bits(3), 0b101);
+        assert_eq!(r.read_bits(5), 0, "padding of the last byte is zero");
+        assert!(!r.overrun());
+        assert_eq!(r.read_bits(64), 0, "past the end reads as zeros");
+        assert!(r.overrun());
     }
 
     #[test]

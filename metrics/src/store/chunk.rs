@@ -234,8 +234,10 @@ impl<'a> ChunkSamples<'a> {
             delta: 0,
             value_bits: 0,
             scale: DecimalScale(0),
-            last_int: None,
-            int_delta: 0,
+            ints: IntTrack::Known {
+                last: None,
+                delta: 0,
+            },
             window: XorWindow {
                 leading: 0,
                 trailing: 0,
@@ -253,80 +255,49 @@ pub(crate) struct ChunkSamples<'a> {
     delta: i64,
     value_bits: u64,
     scale: DecimalScale,
-    last_int: Option<i64>,
-    int_delta: i64,
+    ints: IntTrack,
     window: XorWindow,
     started: bool,
 }
 
-impl ChunkSamples<'_> {
-    #[inline]
-    fn read_next(&mut self) -> Option<Sample> {
-        if !self.started {
-            self.started = true;
-            self.value_bits = self.reader.read_bits(64)?;
-            self.scale = DecimalScale::new(self.reader.read_bits(SCALE_BITS)? as u32)?;
-            self.last_int = self.scale.to_int(self.value_bits);
-        } else {
-            self.delta = self
-                .delta
-                .wrapping_add(read_varbits(&mut self.reader, &TIME_DOD_WIDTHS)?);
-            self.t = self.t.wrapping_add(self.delta);
-            self.value_bits = self.read_value()?;
-        }
-        Some(Sample {
-            t: self.t,
-            v: f64::from_bits(self.value_bits),
-        })
-    }
-
-    /// Mirrors [`HeadChunk::write_value`].
-    #[inline]
-    fn read_value(&mut self) -> Option<u64> {
-        let previous = self.value_bits;
-        // `0` same value, `10` integer delta-of-delta, `110` XOR in the
-        // previous window, `111` XOR with a new window.
-        let prefix = self.reader.peek(3);
-        if prefix & 0b100 == 0 {
-            // Same value: the integer delta, if any, is zero.
-            self.reader.skip(1)?;
-            self.int_delta = 0;
-            return Some(previous);
-        }
-        if prefix & 0b010 == 0 {
-            self.reader.skip(2)?;
-            let dod = read_varbits(&mut self.reader, &INT_DOD_WIDTHS)?;
-            self.int_delta = self.int_delta.wrapping_add(dod);
-            let value = self.last_int?.checked_add(self.int_delta)?;
-            self.last_int = Some(value);
-            return Some(self.scale.to_value(value));
-        }
-        self.reader.skip(3)?;
-        if prefix & 0b001 == 1 {
-            let header = self.reader.read_bits(11)?;
-            let leading = (header >> 6) as u32;
-            let significant = match (header & 0b11_1111) as u32 {
-                0 => 64,
-                n => n,
-            };
-            let trailing = 64u32.checked_sub(leading + significant)?;
-            self.window = XorWindow { leading, trailing };
-        }
-        let w = self.window;
-        let significant = 64 - w.leading - w.trailing;
-        let value = previous ^ (self.reader.read_bits(significant)? << w.trailing);
-        // Only after an XOR is it unknown whether the value is an integer.
-        let current_int = self.scale.to_int(value);
-        self.int_delta = integer_delta(self.last_int, current_int).unwrap_or(0);
-        self.last_int = current_int;
-        Some(value)
-    }
+/// The integer view of the last value (its scaled integer, if it is one)
+/// and the last integer delta, which the `10` encoding continues.
+///
+/// Both are functions of the last two values' bits, so after an XOR they
+/// are left uncomputed: converting every float to test whether it is an
+/// integer is most of the cost of decoding a float series, and only an
+/// integer-encoded sample that follows needs the result.
+#[derive(Clone, Copy)]
+enum IntTrack {
+    Known {
+        last: Option<i64>,
+        delta: i64,
+    },
+    /// Not computed since an XOR; `before` is the value preceding the
+    /// current one, or `None` when the current one repeats it (delta 0).
+    Pending {
+        before: Option<u64>,
+    },
 }
 
-impl Iterator for ChunkSamples<'_> {
-    type Item = Sample;
+impl ChunkSamples<'_> {
+    /// Appends the samples in `[mint, maxt]` to `out`, stopping at the
+    /// first one after `maxt`; returns whether it got there. One loop with
+    /// the decoder's state in locals is faster than the iterator.
+    pub(crate) fn extend_between(mut self, mint: i64, maxt: i64, out: &mut Vec<Sample>) -> bool {
+        while let Some(sample) = self.next_sample() {
+            if sample.t > maxt {
+                return true;
+            }
+            if sample.t >= mint {
+                out.push(sample);
+            }
+        }
+        false
+    }
 
-    fn next(&mut self) -> Option<Sample> {
+    #[inline(always)]
+    fn next_sample(&mut self) -> Option<Sample> {
         if self.remaining == 0 {
             return None;
         }
@@ -337,6 +308,105 @@ impl Iterator for ChunkSamples<'_> {
             self.remaining = 0;
         }
         sample
+    }
+
+    #[inline(always)]
+    fn read_next(&mut self) -> Option<Sample> {
+        if !self.started {
+            self.started = true;
+            self.value_bits = self.reader.read_bits(64);
+            self.scale = DecimalScale::new(self.reader.read_bits(SCALE_BITS) as u32)?;
+            self.ints = IntTrack::Known {
+                last: self.scale.to_int(self.value_bits),
+                delta: 0,
+            };
+        } else {
+            self.delta = self
+                .delta
+                .wrapping_add(read_varbits(&mut self.reader, &TIME_DOD_WIDTHS));
+            self.t = self.t.wrapping_add(self.delta);
+            self.value_bits = self.read_value()?;
+        }
+        if self.reader.overrun() {
+            return None;
+        }
+        Some(Sample {
+            t: self.t,
+            v: f64::from_bits(self.value_bits),
+        })
+    }
+
+    /// Mirrors [`HeadChunk::write_value`].
+    #[inline(always)]
+    fn read_value(&mut self) -> Option<u64> {
+        let previous = self.value_bits;
+        // `0` same value, `10` integer delta-of-delta, `110` XOR in the
+        // previous window, `111` XOR with a new window (5 bits of leading
+        // zeros, 6 of significant bits): 14 bits at most, all in one word.
+        let word = self.reader.peek_word();
+        if word >> 63 == 0 {
+            // Same value: the integer delta, if any, is zero.
+            self.reader.consume(1);
+            self.ints = match self.ints {
+                IntTrack::Known { last, .. } => IntTrack::Known { last, delta: 0 },
+                IntTrack::Pending { .. } => IntTrack::Pending { before: None },
+            };
+            return Some(previous);
+        }
+        if (word >> 62) & 1 == 0 {
+            self.reader.consume(2);
+            let dod = read_varbits(&mut self.reader, &INT_DOD_WIDTHS);
+            let (last, delta) = self.known_ints();
+            let delta = delta.wrapping_add(dod);
+            let value = last?.checked_add(delta)?;
+            self.ints = IntTrack::Known {
+                last: Some(value),
+                delta,
+            };
+            return Some(self.scale.to_value(value));
+        }
+        if (word >> 61) & 1 == 1 {
+            let leading = ((word >> 56) & 0b1_1111) as u32;
+            let significant = match ((word >> 50) & 0b11_1111) as u32 {
+                0 => 64,
+                n => n,
+            };
+            let trailing = 64u32.checked_sub(leading + significant)?;
+            self.window = XorWindow { leading, trailing };
+            self.reader.consume(3 + 5 + 6);
+        } else {
+            self.reader.consume(3);
+        }
+        let w = self.window;
+        let significant = 64 - w.leading - w.trailing;
+        self.ints = IntTrack::Pending {
+            before: Some(previous),
+        };
+        Some(previous ^ (self.reader.read_bits(significant) << w.trailing))
+    }
+
+    /// The last value as an integer and the last integer delta, computing
+    /// them if an XOR left them pending.
+    #[inline]
+    fn known_ints(&self) -> (Option<i64>, i64) {
+        match self.ints {
+            IntTrack::Known { last, delta } => (last, delta),
+            IntTrack::Pending { before } => {
+                let last = self.scale.to_int(self.value_bits);
+                let delta = before
+                    .and_then(|b| integer_delta(self.scale.to_int(b), last))
+                    .unwrap_or(0);
+                (last, delta)
+            }
+        }
+    }
+}
+
+impl Iterator for ChunkSamples<'_> {
+    type Item = Sample;
+
+    fn next(&mut self) -> Option<Sample> {
+        self.next_sample()
     }
 }
 
@@ -376,21 +446,30 @@ fn varbits_len(widths: &[u32; 3], value: i64) -> u32 {
     4 + 64
 }
 
-#[inline]
-fn read_varbits(reader: &mut BitReader<'_>, widths: &[u32; 3]) -> Option<i64> {
-    // The prefix is up to four bits: count its leading ones in one peek.
-    let prefix = reader.peek(4) as u8;
-    let ones = (prefix << 4).leading_ones().min(4);
-    reader.skip(if ones < 4 { ones + 1 } else { 4 })?;
-    let width = match ones {
-        0 => return Some(0),
-        4 => 64,
-        n => widths[n as usize - 1],
-    };
-    let raw = reader.read_bits(width)?;
-    // Sign-extend the payload back to 64 bits.
-    let shift = 64 - width;
-    Some(((raw << shift) as i64) >> shift)
+/// Reads what [`write_varbits`] wrote. Past the end of the input it reads
+/// zeros; the caller checks for that once per sample.
+#[inline(always)]
+fn read_varbits(reader: &mut BitReader<'_>, widths: &[u32; 3]) -> i64 {
+    // The prefix (up to four bits) and a bucketed payload (at most
+    // 3 + 1 + 24 bits) fit in one peeked word.
+    let word = reader.peek_word();
+    let ones = word.leading_ones().min(4);
+    match ones {
+        0 => {
+            reader.consume(1);
+            0
+        }
+        4 => {
+            reader.consume(4);
+            reader.read_bits(64) as i64
+        }
+        n => {
+            let width = widths[n as usize - 1];
+            reader.consume(n + 1 + width);
+            // Left-align the payload; the arithmetic shift sign-extends it.
+            ((word << (n + 1)) as i64) >> (64 - width)
+        }
+    }
 }
 
 /// `current - previous` when both values are integers.

@@ -82,10 +82,14 @@ impl Series {
     }
 
     /// Bytes of this series outside its chunks: the struct, the `Arc` that
-    /// holds it and the label strings.
+    /// holds it and its labels (the shared list, its counts and the label
+    /// strings).
     pub(crate) fn fixed_bytes(&self) -> usize {
+        const ARC_COUNTS: usize = 2 * size_of::<usize>();
         size_of::<Series>()
-            + 2 * size_of::<usize>()
+            + ARC_COUNTS
+            + ARC_COUNTS
+            + size_of::<Vec<crate::Label>>()
             + self.labels.len() * size_of::<crate::Label>()
             + self
                 .labels
@@ -237,13 +241,8 @@ impl SeriesData {
             .map(ClosedChunk::samples)
             .chain(head.map(HeadChunk::samples));
         for chunk in chunks {
-            for sample in chunk {
-                if sample.t > maxt {
-                    return out;
-                }
-                if sample.t >= mint {
-                    out.push(sample);
-                }
+            if chunk.extend_between(mint, maxt, &mut out) {
+                break;
             }
         }
         out
