@@ -2,8 +2,10 @@
 //! name and value to the ids of the series carrying them) so that a
 //! selector with an equality matcher looks at its own series only.
 
-use std::borrow::Borrow;
+use std::borrow::{Borrow, Cow};
 use std::collections::{HashMap, HashSet};
+
+use rustc_hash::FxHashMap;
 use std::hash::{Hash, Hasher};
 use std::mem::size_of;
 use std::sync::Arc;
@@ -42,9 +44,14 @@ type PostingsList = Vec<SeriesId>;
 #[derive(Default)]
 pub(crate) struct SeriesIndex {
     by_labels: HashSet<ByLabels>,
-    by_id: HashMap<SeriesId, Arc<Series>>,
+    /// Ids are ours, not chosen by a scrape target, so a fast hash is safe.
+    by_id: FxHashMap<SeriesId, Arc<Series>>,
     postings: HashMap<String, HashMap<String, PostingsList>>,
     next_id: SeriesId,
+    /// Counts insertions and removals.
+    generation: u64,
+    /// The generation the series' ranks were last set for.
+    ranked_generation: Option<u64>,
 }
 
 /// Approximate bytes of one hash-table slot: the entry plus its control
@@ -66,11 +73,34 @@ impl SeriesIndex {
         self.by_id.len()
     }
 
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Whether every series' rank is its position in label order.
+    pub(crate) fn is_ranked(&self) -> bool {
+        self.ranked_generation == Some(self.generation)
+    }
+
+    /// Gives each series of `ordered`, all series of generation
+    /// `generation` sorted by labels, its position as rank; does nothing
+    /// if series were added or removed since that generation.
+    pub(crate) fn set_ranks(&mut self, generation: u64, ordered: &[Arc<Series>]) {
+        if generation != self.generation {
+            return;
+        }
+        for (rank, series) in ordered.iter().enumerate() {
+            series.set_rank(rank);
+        }
+        self.ranked_generation = Some(generation);
+    }
+
     /// Creates a series holding its first sample, returning it with the
     /// bytes the index grew by (series struct and labels included).
     pub(crate) fn insert(&mut self, labels: Labels, t: i64, v: f64) -> (Arc<Series>, usize) {
         let id = self.next_id;
         self.next_id += 1;
+        self.generation += 1;
         let series = Arc::new(Series::new(id, labels, t, v));
         let mut bytes = series.fixed_bytes()
             + table_slot_bytes::<ByLabels>()
@@ -105,6 +135,7 @@ impl SeriesIndex {
         if self.by_id.remove(&series.id).is_none() {
             return 0;
         }
+        self.generation += 1;
         self.by_labels.remove(&series.labels);
         let mut bytes = series.fixed_bytes()
             + table_slot_bytes::<ByLabels>()
@@ -137,42 +168,46 @@ impl SeriesIndex {
     }
 
     /// The series matching every matcher. Matchers that cannot match an
-    /// absent label narrow the candidates through postings; the rest, and
-    /// a final check of all matchers, run on the candidates only.
+    /// absent label narrow the candidates through postings, which answer
+    /// them exactly; the rest are checked on the candidates only.
     pub(crate) fn select(&self, matchers: &[Matcher]) -> Vec<Arc<Series>> {
-        let mut candidates: Option<Vec<SeriesId>> = None;
+        let (mut narrowing, checked): (Vec<&Matcher>, Vec<&Matcher>) =
+            matchers.iter().partition(|m| !m.matches_value(""));
         // Equality matchers first: they are one lookup and usually narrowest.
-        let mut narrowing: Vec<&Matcher> =
-            matchers.iter().filter(|m| !m.matches_value("")).collect();
         narrowing.sort_by_key(|m| !matches!(m.op, crate::MatchOp::Equal(_)));
+        let mut candidates: Option<Vec<SeriesId>> = None;
         for matcher in narrowing {
-            if candidates.as_ref().is_some_and(Vec::is_empty) {
+            let ids = self.postings_for(matcher);
+            let narrowed = match candidates {
+                None => ids.into_owned(),
+                Some(current) => intersect_sorted(&current, &ids),
+            };
+            let none_left = narrowed.is_empty();
+            candidates = Some(narrowed);
+            if none_left {
                 break;
             }
-            let ids = self.postings_for(matcher);
-            candidates = Some(match candidates {
-                None => ids,
-                Some(current) => intersect_sorted(&current, &ids),
-            });
         }
-        let series: Vec<&Arc<Series>> = match candidates {
-            Some(ids) => ids.iter().filter_map(|id| self.by_id.get(id)).collect(),
-            None => self.by_id.values().collect(),
-        };
-        series
-            .into_iter()
-            .filter(|s| matchers.iter().all(|m| m.matches(&s.labels)))
-            .cloned()
-            .collect()
+        let keep = |s: &&Arc<Series>| checked.iter().all(|m| m.matches(&s.labels));
+        match candidates {
+            Some(ids) => ids
+                .iter()
+                .filter_map(|id| self.by_id.get(id))
+                .filter(keep)
+                .cloned()
+                .collect(),
+            None => self.by_id.values().filter(keep).cloned().collect(),
+        }
     }
 
-    /// Ids of the series whose value for the matcher's label matches it.
-    fn postings_for(&self, matcher: &Matcher) -> Vec<SeriesId> {
+    /// Ids of the series whose value for the matcher's label matches it,
+    /// ascending.
+    fn postings_for(&self, matcher: &Matcher) -> Cow<'_, [SeriesId]> {
         let Some(values) = self.postings.get(matcher.name.as_str()) else {
-            return Vec::new();
+            return Cow::Borrowed(&[]);
         };
         if let crate::MatchOp::Equal(value) = &matcher.op {
-            return values.get(value.as_str()).cloned().unwrap_or_default();
+            return Cow::Borrowed(values.get(value.as_str()).map_or(&[], Vec::as_slice));
         }
         let mut ids: Vec<SeriesId> = values
             .iter()
@@ -180,7 +215,7 @@ impl SeriesIndex {
             .flat_map(|(_, list)| list.iter().copied())
             .collect();
         ids.sort_unstable();
-        ids
+        Cow::Owned(ids)
     }
 }
 

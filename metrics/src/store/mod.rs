@@ -14,6 +14,7 @@ mod bits;
 mod chunk;
 mod housekeeping;
 mod index;
+mod order;
 mod series;
 mod staleness;
 mod stats;
@@ -112,6 +113,8 @@ pub struct SeriesStore {
     bytes: AtomicUsize,
     counters: Counters,
     housekeeping: Mutex<Housekeeping>,
+    /// Held while ranking series in label order, so that one reader ranks.
+    ranking: Mutex<()>,
 }
 
 impl Default for SeriesStore {
@@ -141,6 +144,7 @@ impl SeriesStore {
             bytes: AtomicUsize::new(0),
             counters: Counters::default(),
             housekeeping: Mutex::default(),
+            ranking: Mutex::default(),
         }
     }
 
@@ -293,8 +297,7 @@ impl SeriesStore {
         if mint > maxt {
             return Vec::new();
         }
-        let mut series = self.index.read().select(matchers);
-        series.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
+        let series = self.select_in_label_order(matchers);
         series
             .iter()
             .filter_map(|s| {

@@ -2,6 +2,7 @@
 
 use std::collections::VecDeque;
 use std::mem::size_of;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use parking_lot::Mutex;
 
@@ -23,6 +24,9 @@ const MAX_CHUNK_SPAN_MS: i64 = 15 * 60 * 1000;
 pub(crate) struct Series {
     pub(crate) id: SeriesId,
     pub(crate) labels: Labels,
+    /// Position of the labels in the order of all series' labels, as of
+    /// the index's last ranking (see `SeriesIndex::set_ranks`).
+    rank: AtomicUsize,
     data: Mutex<SeriesData>,
 }
 
@@ -72,6 +76,7 @@ impl Series {
         Series {
             id,
             labels,
+            rank: AtomicUsize::new(0),
             data: Mutex::new(SeriesData {
                 closed: VecDeque::new(),
                 head,
@@ -96,6 +101,16 @@ impl Series {
                 .iter()
                 .map(|l| l.name.capacity() + l.value.capacity())
                 .sum::<usize>()
+    }
+
+    /// Only meaningful while the index's ranks are current; written under
+    /// the index's write lock, read under its read lock.
+    pub(crate) fn rank(&self) -> usize {
+        self.rank.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_rank(&self, rank: usize) {
+        self.rank.store(rank, Ordering::Relaxed);
     }
 
     pub(crate) fn chunk_bytes(&self) -> usize {
