@@ -2,6 +2,7 @@
 //! every flag; `docs/` expands on it.
 
 mod agent;
+mod agent_api;
 mod demo;
 mod notify;
 mod query;

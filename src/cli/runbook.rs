@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use opsdeck_runbooks::record::{ActionRecord, StepRecord, StepResult};
+
+use super::agent_api::{AgentApi, AgentTarget};
 use opsdeck_runbooks::{Risk, Runbook};
 use serde_json::{json, Value};
 
@@ -50,34 +52,16 @@ pub struct CatalogArgs {
 pub struct CancelArgs {
     /// The action id that `run` printed.
     pub action: String,
-    /// Agent base URL, e.g. http://127.0.0.1:9464.
-    #[arg(long, value_name = "URL")]
-    pub agent: String,
-    /// Operator token of the agent.
-    #[arg(
-        long,
-        env = "OPSDECK_TOKEN",
-        hide_env_values = true,
-        value_name = "TOKEN"
-    )]
-    pub token: Option<String>,
+    #[command(flatten)]
+    pub target: AgentTarget,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
     /// Runbook id, e.g. restart-shard.
     pub id: String,
-    /// Agent base URL, e.g. http://127.0.0.1:9464.
-    #[arg(long, value_name = "URL")]
-    pub agent: String,
-    /// Operator token of the agent.
-    #[arg(
-        long,
-        env = "OPSDECK_TOKEN",
-        hide_env_values = true,
-        value_name = "TOKEN"
-    )]
-    pub token: Option<String>,
+    #[command(flatten)]
+    pub target: AgentTarget,
     /// A parameter, repeatable: --param shard=3.
     #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
     pub params: Vec<(String, String)>,
@@ -131,9 +115,10 @@ fn block_on(
 }
 
 async fn cancel_remote(args: CancelArgs) -> anyhow::Result<ExitCode> {
-    let agent = Agent::new(&args.agent, args.token)?;
-    let path = format!("/api/v1/actions/{}/cancel", args.action);
-    let record = agent.post(&path, &json!({})).await?;
+    let agent = AgentApi::new(&args.target)?;
+    let record: Value = agent
+        .post(&["actions", args.action.as_str(), "cancel"], &json!({}))
+        .await?;
     println!(
         "action {} cancel requested (was {})",
         args.action,
@@ -201,59 +186,12 @@ fn print_runbook(runbook: &Runbook) {
     }
 }
 
-struct Agent {
-    http: reqwest::Client,
-    base: String,
-    token: Option<String>,
-}
-
-impl Agent {
-    fn new(base: &str, token: Option<String>) -> anyhow::Result<Agent> {
-        Ok(Agent {
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(30))
-                .build()
-                .context("HTTP client")?,
-            base: base.trim_end_matches('/').to_string(),
-            token,
-        })
-    }
-
-    async fn send(&self, request: reqwest::RequestBuilder) -> anyhow::Result<Value> {
-        let request = match &self.token {
-            Some(token) => request.bearer_auth(token),
-            None => request,
-        };
-        let response = request
-            .send()
-            .await
-            .with_context(|| format!("agent {}", self.base))?;
-        let status = response.status();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
-        if !status.is_success() {
-            let message = body["error"].as_str().unwrap_or("no details");
-            bail!("agent answered {status}: {message}");
-        }
-        Ok(body)
-    }
-
-    async fn post(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
-        self.send(self.http.post(format!("{}{path}", self.base)).json(body))
-            .await
-    }
-
-    async fn get(&self, path: &str) -> anyhow::Result<Value> {
-        self.send(self.http.get(format!("{}{path}", self.base)))
-            .await
-    }
-}
-
 async fn run_remote(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let agent = Agent::new(&args.agent, args.token.clone())?;
+    let agent = AgentApi::new(&args.target)?;
     let params: BTreeMap<String, String> = args.params.iter().cloned().collect();
-    let dry = agent
+    let dry: Value = agent
         .post(
-            "/api/v1/actions",
+            &["actions"],
             &json!({"runbook": args.id, "params": params, "dry_run": true}),
         )
         .await?;
@@ -271,9 +209,9 @@ async fn run_remote(args: RunArgs) -> anyhow::Result<ExitCode> {
         std::process::id(),
         opsdeck_runbooks::execute::now_ms()
     );
-    let started = agent
+    let started: Value = agent
         .post(
-            "/api/v1/actions",
+            &["actions"],
             &json!({"runbook": args.id, "params": params, "idempotency_key": key, "confirmed": true}),
         )
         .await?;
@@ -284,8 +222,7 @@ async fn run_remote(args: RunArgs) -> anyhow::Result<ExitCode> {
     println!("action {id} started");
     let mut printed = Vec::<(usize, bool)>::new();
     loop {
-        let value = agent.get(&format!("/api/v1/actions/{id}")).await?;
-        let record: ActionRecord = serde_json::from_value(value).context("action record")?;
+        let record: ActionRecord = agent.get(&["actions", id.as_str()]).await?;
         print_progress(&record.steps, &mut printed);
         if record.status.is_terminal() {
             let error = record

@@ -4,14 +4,13 @@
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use opsdeck_agent::api::{SilenceCreated, SilenceMatcher, SilenceRequest};
 use opsdeck_alerts::duration::PromDuration;
 use opsdeck_alerts::notify::matcher::MatchOp;
 use opsdeck_alerts::notify::{Matcher, Silence, SilenceState};
-use reqwest::{Method, StatusCode, Url};
-use serde::de::DeserializeOwned;
-use serde::Serialize;
+
+use super::agent_api::{AgentApi, AgentTarget};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum SilenceCommand {
@@ -29,23 +28,6 @@ Prints the new silence's id, which `expire` takes.")]
     List(ListArgs),
     /// End a silence now; its alerts notify again from the next evaluation.
     Expire(ExpireArgs),
-}
-
-/// Where the agent is and how to authenticate.
-#[derive(Debug, clap::Args)]
-pub struct AgentTarget {
-    /// Agent base URL, e.g. http://127.0.0.1:9464.
-    #[arg(long, value_name = "URL")]
-    pub agent: String,
-    /// Bearer token. `add` and `expire` need an operator token; `list` needs
-    /// a viewer token only when the agent listens beyond loopback.
-    #[arg(
-        long,
-        env = "OPSDECK_TOKEN",
-        hide_env_values = true,
-        value_name = "TOKEN"
-    )]
-    pub token: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -121,7 +103,7 @@ pub fn run(cmd: SilenceCommand) -> anyhow::Result<ExitCode> {
 }
 
 async fn add(args: AddArgs) -> anyhow::Result<()> {
-    let agent = SilenceApi::new(&args.target)?;
+    let agent = AgentApi::new(&args.target)?;
     let now = now_ms()?;
     let request = SilenceRequest {
         matchers: args.matchers,
@@ -131,14 +113,14 @@ async fn add(args: AddArgs) -> anyhow::Result<()> {
         created_by: args.author.unwrap_or_default(),
         comment: args.comment,
     };
-    let created: SilenceCreated = agent.call(Method::POST, &[], Some(&request)).await?;
+    let created: SilenceCreated = agent.post(&["silences"], &request).await?;
     println!("{}", created.id);
     Ok(())
 }
 
 async fn list(args: ListArgs) -> anyhow::Result<()> {
-    let agent = SilenceApi::new(&args.target)?;
-    let silences: Vec<Silence> = agent.call(Method::GET, &[], None::<&()>).await?;
+    let agent = AgentApi::new(&args.target)?;
+    let silences: Vec<Silence> = agent.get(&["silences"]).await?;
     let now = now_ms()?;
     let shown: Vec<&Silence> = silences
         .iter()
@@ -149,10 +131,8 @@ async fn list(args: ListArgs) -> anyhow::Result<()> {
 }
 
 async fn expire(args: ExpireArgs) -> anyhow::Result<()> {
-    let agent = SilenceApi::new(&args.target)?;
-    let silence: Silence = agent
-        .call(Method::DELETE, &[args.id.as_str()], None::<&()>)
-        .await?;
+    let agent = AgentApi::new(&args.target)?;
+    let silence: Silence = agent.delete(&["silences", args.id.as_str()]).await?;
     println!(
         "silence {} expired at {}",
         silence.id,
@@ -239,87 +219,6 @@ fn now_ms() -> anyhow::Result<i64> {
     Ok(i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// `/api/v1/silences` on one agent.
-struct SilenceApi {
-    http: reqwest::Client,
-    base: Url,
-    token: Option<String>,
-}
-
-impl SilenceApi {
-    fn new(target: &AgentTarget) -> anyhow::Result<SilenceApi> {
-        let base = Url::parse(&target.agent)
-            .ok()
-            .filter(|url| matches!(url.scheme(), "http" | "https") && !url.cannot_be_a_base())
-            .with_context(|| format!("--agent {:?}: expected an http(s) URL", target.agent))?;
-        Ok(SilenceApi {
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(30))
-                .build()
-                .context("HTTP client")?,
-            base,
-            token: target.token.clone(),
-        })
-    }
-
-    /// `api/v1/silences/<segments>` under the agent's URL; the id is
-    /// percent-encoded as one path segment.
-    fn url(&self, segments: &[&str]) -> Url {
-        let mut url = self.base.clone();
-        if let Ok(mut path) = url.path_segments_mut() {
-            path.pop_if_empty()
-                .extend(["api", "v1", "silences"])
-                .extend(segments);
-        }
-        url
-    }
-
-    async fn call<T: DeserializeOwned>(
-        &self,
-        method: Method,
-        segments: &[&str],
-        body: Option<&impl Serialize>,
-    ) -> anyhow::Result<T> {
-        let changes = method != Method::GET;
-        let mut request = self.http.request(method, self.url(segments));
-        if let Some(token) = &self.token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        let response = request
-            .send()
-            .await
-            .map_err(reqwest::Error::without_url)
-            .with_context(|| format!("cannot reach the agent at {}", self.base))?;
-        let status = response.status();
-        let text = response
-            .text()
-            .await
-            .with_context(|| format!("reading the answer of {}", self.base))?;
-        if !status.is_success() {
-            let message = serde_json::from_str::<serde_json::Value>(&text)
-                .ok()
-                .and_then(|v| v["error"].as_str().map(str::to_string))
-                .unwrap_or(text);
-            let hint = match status {
-                StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN if changes => {
-                    " (adding and expiring silences needs an operator token: --token or OPSDECK_TOKEN)"
-                }
-                StatusCode::UNAUTHORIZED => " (give a token: --token or OPSDECK_TOKEN)",
-                _ => "",
-            };
-            bail!(
-                "the agent at {} answered {status}: {message}{hint}",
-                self.base
-            );
-        }
-        serde_json::from_str(&text)
-            .with_context(|| format!("unexpected answer from the agent at {}", self.base))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -383,27 +282,5 @@ mod tests {
         assert!(lines[1].ends_with("rolling shards"), "{table}");
         let column = |line: &str| line.find("alice").unwrap();
         assert_eq!(column(lines[1]), column(lines[2]), "{table}");
-    }
-
-    #[test]
-    fn ids_are_one_encoded_path_segment() {
-        let target = AgentTarget {
-            agent: "http://127.0.0.1:9464/prefix/".into(),
-            token: None,
-        };
-        let api = SilenceApi::new(&target).unwrap();
-        assert_eq!(
-            api.url(&["a/b?c"]).as_str(),
-            "http://127.0.0.1:9464/prefix/api/v1/silences/a%2Fb%3Fc"
-        );
-        assert_eq!(
-            api.url(&[]).as_str(),
-            "http://127.0.0.1:9464/prefix/api/v1/silences"
-        );
-        let bad = AgentTarget {
-            agent: "127.0.0.1:9464".into(),
-            token: None,
-        };
-        assert!(SilenceApi::new(&bad).is_err());
     }
 }

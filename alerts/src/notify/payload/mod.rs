@@ -96,35 +96,14 @@ impl Notification {
 
     /// The sample notification `opsdeck notify test` sends.
     pub fn test_message(receiver: &str, now_ms: i64) -> Notification {
-        let labels: BTreeMap<String, String> = [
-            ("alertname", "OpsdeckTestNotification"),
-            ("severity", "info"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        let annotations = [(
-            "summary".to_string(),
-            "TEST: this is a test notification from `opsdeck notify test`. No action needed."
-                .to_string(),
-        )]
-        .into();
-        Notification {
-            receiver: receiver.to_string(),
-            group_key: "{}:{test=\"true\"}".to_string(),
-            group_labels: BTreeMap::new(),
-            alerts: vec![Alert {
-                labels,
-                annotations,
-                status: AlertStatus::Firing,
-                starts_at_ms: now_ms,
-                ends_at_ms: None,
-                value: None,
-                generator_url: None,
-            }],
+        Notification::single(
+            receiver,
+            BTreeMap::from([("test".to_string(), "true".to_string())]),
+            "OpsdeckTestNotification",
+            "TEST: this is a test notification from `opsdeck notify test`. No action needed.",
             now_ms,
-            kind: MessageKind::Test,
-        }
+            MessageKind::Test,
+        )
     }
 
     /// A one-off message to `receiver`, shown as a single entry named
@@ -135,16 +114,36 @@ impl Notification {
         message: &str,
         now_ms: i64,
     ) -> Notification {
-        let mut all_labels = labels.clone();
-        all_labels.insert("alertname".into(), NOTICE_ALERTNAME.into());
-        all_labels.insert("severity".into(), "info".into());
+        Notification::single(
+            receiver,
+            labels.clone(),
+            NOTICE_ALERTNAME,
+            message,
+            now_ms,
+            MessageKind::Notice,
+        )
+    }
+
+    /// A message of one `info` entry named `alertname`, firing since
+    /// `now_ms`, with `group_labels` as its group and labels.
+    fn single(
+        receiver: &str,
+        group_labels: BTreeMap<String, String>,
+        alertname: &str,
+        summary: &str,
+        now_ms: i64,
+        kind: MessageKind,
+    ) -> Notification {
+        let mut labels = group_labels.clone();
+        labels.insert("alertname".into(), alertname.into());
+        labels.insert("severity".into(), "info".into());
         Notification {
             receiver: receiver.to_string(),
-            group_key: format!("notice:{}", format_labels(labels)),
-            group_labels: labels.clone(),
+            group_key: format!("{{}}:{}", format_labels(&group_labels)),
+            group_labels,
             alerts: vec![Alert {
-                labels: all_labels,
-                annotations: [("summary".to_string(), message.to_string())].into(),
+                labels,
+                annotations: [("summary".to_string(), summary.to_string())].into(),
                 status: AlertStatus::Firing,
                 starts_at_ms: now_ms,
                 ends_at_ms: None,
@@ -152,7 +151,7 @@ impl Notification {
                 generator_url: None,
             }],
             now_ms,
-            kind: MessageKind::Notice,
+            kind,
         }
     }
 }
