@@ -353,16 +353,16 @@ fn an_action_cut_by_kill_9_is_interrupted_and_offers_rollback() {
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(node.shard(2)["restarts"], 0);
 
-    let (status, body) = post(
-        &agent,
-        &format!("/api/v1/actions/{id}/rollback"),
-        OPERATOR,
-        &json!({}),
-    );
-    assert_eq!(status, 202, "{body}");
-    let record = wait_status(&agent, &id, "rollback to finish", |r| {
-        r["status"] == "rolled_back"
-    });
+    // The CLI runs the offered rollback and follows it to the end.
+    let rollback = opsdeck(&[
+        "runbook", "rollback", &id, "--agent", &agent.url, "--token", OPERATOR,
+    ]);
+    let printed = String::from_utf8_lossy(&rollback.stdout);
+    assert!(rollback.status.success(), "{printed}{rollback:?}");
+    assert!(printed.contains("→ rollback resume"), "{printed}");
+    assert!(printed.ends_with("rolled_back\n"), "{printed}");
+    let record = action(&agent, &id);
+    assert_eq!(record["status"], "rolled_back", "{record}");
     assert!(
         step_names(&record)
             .iter()

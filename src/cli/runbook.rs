@@ -12,7 +12,7 @@ use anyhow::{bail, Context};
 use opsdeck_runbooks::record::{ActionRecord, StepRecord, StepResult};
 
 use super::agent_api::{AgentApi, AgentTarget};
-use opsdeck_runbooks::{Risk, Runbook};
+use opsdeck_runbooks::{ActionStatus, Risk, Runbook};
 use serde_json::{json, Value};
 
 /// How often `run` polls the action's progress.
@@ -36,7 +36,12 @@ printed first; progress follows step by step until the action ends."
     )]
     Run(RunArgs),
     /// Cancel a running action: it stops between steps and rolls back.
-    Cancel(CancelArgs),
+    Cancel(ActionArgs),
+    /// Approve an action waiting at a `confirm` step.
+    Approve(ActionArgs),
+    /// Run the rollback of an action an agent restart interrupted, and
+    /// follow it to the end.
+    Rollback(ActionArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -49,8 +54,8 @@ pub struct CatalogArgs {
 }
 
 #[derive(Debug, clap::Args)]
-pub struct CancelArgs {
-    /// The action id that `run` printed.
+pub struct ActionArgs {
+    /// The action id that `run` printed (or the audit shows).
     pub action: String,
     #[command(flatten)]
     pub target: AgentTarget,
@@ -100,7 +105,9 @@ pub fn run(cmd: RunbookCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         RunbookCommand::Run(args) => block_on(run_remote(args)),
-        RunbookCommand::Cancel(args) => block_on(cancel_remote(args)),
+        RunbookCommand::Cancel(args) => block_on(steer(args, "cancel")),
+        RunbookCommand::Approve(args) => block_on(steer(args, "approve")),
+        RunbookCommand::Rollback(args) => block_on(rollback_remote(args)),
     }
 }
 
@@ -114,17 +121,29 @@ fn block_on(
         .block_on(work)
 }
 
-async fn cancel_remote(args: CancelArgs) -> anyhow::Result<ExitCode> {
+/// `cancel` or `approve` an action; the agent acts on it between steps.
+async fn steer(args: ActionArgs, verb: &str) -> anyhow::Result<ExitCode> {
     let agent = AgentApi::new(&args.target)?;
     let record: Value = agent
-        .post(&["actions", args.action.as_str(), "cancel"], &json!({}))
+        .post(&["actions", args.action.as_str(), verb], &json!({}))
         .await?;
     println!(
-        "action {} cancel requested (was {})",
+        "action {} {verb} requested (was {})",
         args.action,
         record["status"].as_str().unwrap_or("?")
     );
     Ok(ExitCode::SUCCESS)
+}
+
+async fn rollback_remote(args: ActionArgs) -> anyhow::Result<ExitCode> {
+    let agent = AgentApi::new(&args.target)?;
+    let record: ActionRecord = agent
+        .post(&["actions", args.action.as_str(), "rollback"], &json!({}))
+        .await?;
+    println!("action {} rolling back", args.action);
+    // The steps it ran before it was interrupted are history.
+    let before = (0..record.steps.len()).map(|i| (i, true)).collect();
+    follow(&agent, &args.action, before, ActionStatus::RolledBack).await
 }
 
 fn catalog(args: &CatalogArgs) -> anyhow::Result<Vec<Runbook>> {
@@ -220,9 +239,19 @@ async fn run_remote(args: RunArgs) -> anyhow::Result<ExitCode> {
         .context("the agent returned no action id")?
         .to_string();
     println!("action {id} started");
-    let mut printed = Vec::<(usize, bool)>::new();
+    follow(&agent, &id, Vec::new(), ActionStatus::Succeeded).await
+}
+
+/// Prints each step as it starts and ends, until the action ends; exits 0
+/// only when it ends `wanted`. `printed`: steps already shown (index, done).
+async fn follow(
+    agent: &AgentApi,
+    id: &str,
+    mut printed: Vec<(usize, bool)>,
+    wanted: ActionStatus,
+) -> anyhow::Result<ExitCode> {
     loop {
-        let record: ActionRecord = agent.get(&["actions", id.as_str()]).await?;
+        let record: ActionRecord = agent.get(&["actions", id]).await?;
         print_progress(&record.steps, &mut printed);
         if record.status.is_terminal() {
             let error = record
@@ -231,7 +260,7 @@ async fn run_remote(args: RunArgs) -> anyhow::Result<ExitCode> {
                 .map(|e| format!(": {e}"))
                 .unwrap_or_default();
             println!("action {id} {}{error}", record.status.as_str());
-            let ok = record.status == opsdeck_runbooks::ActionStatus::Succeeded;
+            let ok = record.status == wanted;
             return Ok(if ok {
                 ExitCode::SUCCESS
             } else {
