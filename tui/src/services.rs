@@ -4,6 +4,7 @@
 
 use std::sync::mpsc::Sender;
 
+use opsdeck_runbooks::ActionRecord;
 use tokio::runtime::Handle;
 
 /// Actions shown in the audit view.
@@ -104,7 +105,20 @@ impl Services {
                 node,
                 runbook,
                 params,
-            } => self.start_action(agent, node, runbook, params),
+            } => {
+                // A retried request (same key) finds the action instead of starting a second.
+                let key = format!("tui-{:016x}", rand::random::<u64>());
+                self.follow(agent, node, move |http, target| async move {
+                    actions::start_action(&http, &target, &runbook, &params, &key).await
+                })
+            }
+            Effect::RollbackAction {
+                agent,
+                node,
+                action,
+            } => self.follow(agent, node, move |http, target| async move {
+                actions::rollback_action(&http, &target, &action).await
+            }),
             Effect::CancelAction { agent, action } => {
                 self.request(agent, move |http, target| async move {
                     let result = actions::cancel_action(&http, &target, &action).await;
@@ -142,23 +156,21 @@ impl Services {
     }
 
     /// Starts an action, then polls it into the fleet state until it ends.
-    fn start_action(
-        &self,
-        agent: AgentId,
-        node: String,
-        runbook: String,
-        params: std::collections::BTreeMap<String, String>,
-    ) {
+    /// Sends `call` (which starts an action, or its rollback) and then
+    /// follows that action into the fleet state.
+    fn follow<F, Fut>(&self, agent: AgentId, node: String, call: F)
+    where
+        F: FnOnce(reqwest::Client, AgentTarget) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Result<ActionRecord, client::ClientError>> + Send,
+    {
         let (Some(target), Some(fleet)) = (self.targets.get(agent).cloned(), self.fleet.clone())
         else {
             return;
         };
         let http = self.http.clone();
         let events = self.events.clone();
-        // A retried request (same key) finds the action instead of starting a second.
-        let key = format!("tui-{:016x}", rand::random::<u64>());
         self.runtime.spawn(async move {
-            let result = actions::start_action(&http, &target, &runbook, &params, &key).await;
+            let result = call(http.clone(), target.clone()).await;
             let started = result.as_ref().ok().map(|r| r.id.clone());
             if let Ok(record) = &result {
                 let followed = FollowedAction {

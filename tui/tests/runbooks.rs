@@ -359,6 +359,47 @@ fn audit_view() {
     check("runbook_audit", &fleet, build);
 }
 
+/// The audit of bot-2 with one action an agent restart interrupted.
+fn audit_with_interrupted(read_only: bool) -> App {
+    let fleet = mixed_fleet();
+    let mut app = App::new(Keymap::default(), "tester".into());
+    app.read_only = read_only;
+    typed(&mut app, &fleet, ":audit bot-2\n");
+    let mut interrupted = record();
+    interrupted.status = opsdeck_runbooks::ActionStatus::Interrupted;
+    interrupted.error = Some("interrupted by an agent restart in step restart".into());
+    app.runbook_reply(RunbookReply::Audit {
+        agent: BOT2,
+        result: Ok(vec![interrupted]),
+    });
+    app
+}
+
+#[test]
+fn audit_offers_the_rollback_of_an_interrupted_action_behind_a_y() {
+    let fleet = mixed_fleet();
+    check("runbook_audit_rollback", &fleet, || {
+        let mut app = audit_with_interrupted(false);
+        assert!(typed(&mut app, &fleet, "b").is_empty());
+        app
+    });
+
+    let mut app = audit_with_interrupted(false);
+    assert!(typed(&mut app, &fleet, "bn").is_empty(), "n keeps it");
+    assert!(typed(&mut app, &fleet, "b\n").is_empty(), "Enter keeps it");
+    assert_eq!(
+        typed(&mut app, &fleet, "by"),
+        vec![Effect::RollbackAction {
+            agent: BOT2,
+            node: "bot-2".into(),
+            action: "act-42".into(),
+        }]
+    );
+
+    let mut viewer = audit_with_interrupted(true);
+    assert!(typed(&mut viewer, &fleet, "by").is_empty(), "read-only");
+}
+
 #[test]
 fn read_only_refuses_runbooks() {
     let fleet = mixed_fleet();

@@ -15,6 +15,7 @@ use crossterm::event::{
     Event, KeyCode, KeyEvent, KeyEventKind, MouseButton, MouseEvent, MouseEventKind,
 };
 use opsdeck_agent::api::SilenceRequest;
+use opsdeck_runbooks::ActionStatus;
 use ratatui::layout::{Position, Rect};
 
 use crate::fleet::{AgentId, FleetState};
@@ -70,6 +71,12 @@ pub enum Effect {
     },
     CancelAction {
         agent: AgentId,
+        action: String,
+    },
+    /// Runs an interrupted action's rollback and follows it.
+    RollbackAction {
+        agent: AgentId,
+        node: String,
         action: String,
     },
     LoadAudit {
@@ -284,7 +291,18 @@ impl App {
                     .records
                     .as_ref()
                     .map_or(0, |r| r.as_ref().map_or(0, Vec::len));
+                if let Some(action) = pane.confirm_rollback.take() {
+                    // Anything but `y` keeps the action as it is.
+                    return (key.code == KeyCode::Char('y')).then(|| Effect::RollbackAction {
+                        agent: pane.agent,
+                        node: pane.node.clone(),
+                        action,
+                    });
+                }
                 match key.code {
+                    KeyCode::Char('b') if !self.read_only => {
+                        pane.confirm_rollback = pane.rollback_candidate().map(|r| r.id.clone());
+                    }
                     KeyCode::Up | KeyCode::Char('k') => {
                         pane.selected = pane.selected.saturating_sub(1);
                     }
@@ -514,6 +532,7 @@ impl App {
             node,
             records: None,
             selected: 0,
+            confirm_rollback: None,
         }));
         Some(Effect::LoadAudit { agent })
     }
@@ -541,10 +560,11 @@ impl App {
                 _,
             ) => match result {
                 Ok(record) => {
-                    self.info(format!(
-                        "{} started on {node} as {}",
-                        record.runbook, record.id
-                    ));
+                    self.info(if record.status == ActionStatus::RollingBack {
+                        format!("rolling back {} on {node}", record.id)
+                    } else {
+                        format!("{} started on {node} as {}", record.runbook, record.id)
+                    });
                     self.mode = Mode::Progress(ProgressPane {
                         agent,
                         node,

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use crossterm::event::KeyCode;
 use opsdeck_agent::api::{AlertState, Snapshot};
 use opsdeck_runbooks::format::ParamType;
-use opsdeck_runbooks::{ActionRecord, Risk};
+use opsdeck_runbooks::{ActionRecord, ActionStatus, Risk};
 
 use super::Effect;
 use crate::client::actions::{PlanView, RunbookSummary};
@@ -331,6 +331,17 @@ pub struct AuditPane {
     /// `None` until the agent answers.
     pub records: Option<Result<Vec<ActionRecord>, String>>,
     pub selected: usize,
+    /// The interrupted action whose rollback waits for `y`.
+    pub confirm_rollback: Option<String>,
+}
+
+impl AuditPane {
+    /// The selected action, when an agent restart interrupted it and its
+    /// rollback is on offer.
+    pub fn rollback_candidate(&self) -> Option<&ActionRecord> {
+        let record = self.records.as_ref()?.as_ref().ok()?.get(self.selected)?;
+        (record.status == ActionStatus::Interrupted && record.rollback_available).then_some(record)
+    }
 }
 
 /// An agent's answer to a runbook request.

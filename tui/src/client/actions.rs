@@ -210,6 +210,18 @@ pub async fn cancel_action(
     decode(send(request).await?, "the cancelled action").await
 }
 
+/// `POST /api/v1/actions/{id}/rollback`: runs the rollback an agent
+/// restart left on offer for an interrupted action.
+pub async fn rollback_action(
+    http: &reqwest::Client,
+    target: &AgentTarget,
+    id: &str,
+) -> Result<ActionRecord, ClientError> {
+    let path = format!("/api/v1/actions/{}/rollback", path_segment(id));
+    let request = target.authorize(http.post(target.endpoint(&path)));
+    decode(send(request).await?, "the action rolling back").await
+}
+
 /// `GET /api/v1/audit`: the most recent actions, newest first.
 pub async fn audit(
     http: &reqwest::Client,

@@ -356,6 +356,16 @@ pub fn draw_audit(frame: &mut Frame, pane: &AuditPane, theme: &Theme, now_ms: i6
             }
         }
     }
-    lines.push(Line::styled(" j/k: move · esc: close", theme.muted));
+    match &pane.confirm_rollback {
+        Some(action) => lines.push(Line::styled(
+            format!(" roll back interrupted action {action}? y: roll back · any other key: keep it"),
+            theme.bad,
+        )),
+        None if pane.rollback_candidate().is_some() => lines.push(Line::styled(
+            " j/k: move · b: roll back this interrupted action · esc: close",
+            theme.muted,
+        )),
+        None => lines.push(Line::styled(" j/k: move · esc: close", theme.muted)),
+    }
     show(frame, format!(" Audit: {} ", pane.node), lines, theme);
 }
