@@ -76,18 +76,9 @@ impl<'a> BitReader<'a> {
             .and_then(|rest| rest.first_chunk::<8>())
         {
             Some(eight) => u64::from_be_bytes(*eight),
-            None => self.tail_word(byte),
+            None => tail_word(self.bytes, byte),
         };
         word << (self.pos & 7)
-    }
-
-    /// The last (fewer than 8) bytes from `byte` on, zero-padded to a word.
-    #[inline(never)]
-    fn tail_word(&self, byte: usize) -> u64 {
-        let mut eight = [0u8; 8];
-        let rest = self.bytes.get(byte..).unwrap_or_default();
-        eight[..rest.len()].copy_from_slice(rest);
-        u64::from_be_bytes(eight)
     }
 
     /// The next `n` bits (`n` ≤ [`PEEK_BITS`]) without consuming them.
@@ -126,6 +117,17 @@ impl<'a> BitReader<'a> {
     pub(crate) fn overrun(&self) -> bool {
         self.pos > self.bytes.len() * 8
     }
+}
+
+/// The last (fewer than 8) bytes of `bytes` from `byte` on, zero-padded to
+/// a word. A free function taking the slice, so that the reader's position
+/// never has its address taken and stays in a register while decoding.
+#[inline(never)]
+fn tail_word(bytes: &[u8], byte: usize) -> u64 {
+    let mut eight = [0u8; 8];
+    let rest = bytes.get(byte..).unwrap_or_default();
+    eight[..rest.len()].copy_from_slice(rest);
+    u64::from_be_bytes(eight)
 }
 
 fn low_mask(bits: u32) -> u64 {

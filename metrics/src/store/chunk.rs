@@ -187,9 +187,10 @@ impl HeadChunk {
         self.bits.capacity()
     }
 
-    /// Decodes the samples appended so far, in place.
-    pub(crate) fn samples(&self) -> ChunkSamples<'_> {
-        ChunkSamples::new(self.bits.bytes(), self.count, self.min_t)
+    /// Decodes the samples in `[mint, maxt]` appended so far, in place;
+    /// see [`ChunkSamples::extend_between`].
+    pub(crate) fn extend_between(&self, mint: i64, maxt: i64, out: &mut Vec<Sample>) -> bool {
+        ChunkSamples::extend_between(self.bits.bytes(), self.count, self.min_t, (mint, maxt), out)
     }
 
     /// An immutable copy, for closing the chunk.
@@ -220,8 +221,9 @@ impl ClosedChunk {
         self.data.len()
     }
 
-    pub(crate) fn samples(&self) -> ChunkSamples<'_> {
-        ChunkSamples::new(&self.data, self.count, self.min_t)
+    /// See [`ChunkSamples::extend_between`].
+    pub(crate) fn extend_between(&self, mint: i64, maxt: i64, out: &mut Vec<Sample>) -> bool {
+        ChunkSamples::extend_between(&self.data, self.count, self.min_t, (mint, maxt), out)
     }
 }
 
@@ -248,7 +250,7 @@ impl<'a> ChunkSamples<'a> {
 }
 
 /// Decodes a chunk's samples in order.
-pub(crate) struct ChunkSamples<'a> {
+struct ChunkSamples<'a> {
     reader: BitReader<'a>,
     remaining: u32,
     t: i64,
@@ -281,11 +283,19 @@ enum IntTrack {
 }
 
 impl ChunkSamples<'_> {
-    /// Appends the samples in `[mint, maxt]` to `out`, stopping at the
-    /// first one after `maxt`; returns whether it got there. One loop with
-    /// the decoder's state in locals is faster than the iterator.
-    pub(crate) fn extend_between(mut self, mint: i64, maxt: i64, out: &mut Vec<Sample>) -> bool {
-        while let Some(sample) = self.next_sample() {
+    /// Appends the samples in `[mint, maxt]` of a chunk to `out`, stopping
+    /// at the first one after `maxt`; returns whether it got there. One
+    /// loop over a decoder that lives in this function (so its state stays
+    /// in registers) is faster than the iterator.
+    fn extend_between(
+        data: &[u8],
+        count: u32,
+        min_t: i64,
+        (mint, maxt): (i64, i64),
+        out: &mut Vec<Sample>,
+    ) -> bool {
+        let mut samples = ChunkSamples::new(data, count, min_t);
+        while let Some(sample) = samples.next_sample() {
             if sample.t > maxt {
                 return true;
             }
@@ -321,11 +331,18 @@ impl ChunkSamples<'_> {
                 delta: 0,
             };
         } else {
-            self.delta = self
-                .delta
-                .wrapping_add(read_varbits(&mut self.reader, &TIME_DOD_WIDTHS));
+            let word = self.reader.peek_word();
+            let dod = read_varbits(&mut self.reader, word, &TIME_DOD_WIDTHS);
+            // A steady interval (the usual case) took one bit, so the
+            // value's prefix and header are still in `word`: no new load.
+            let value_word = if word >> 63 == 0 {
+                word << 1
+            } else {
+                self.reader.peek_word()
+            };
+            self.delta = self.delta.wrapping_add(dod);
             self.t = self.t.wrapping_add(self.delta);
-            self.value_bits = self.read_value()?;
+            self.value_bits = self.read_value(value_word)?;
         }
         if self.reader.overrun() {
             return None;
@@ -336,14 +353,14 @@ impl ChunkSamples<'_> {
         })
     }
 
-    /// Mirrors [`HeadChunk::write_value`].
+    /// Mirrors [`HeadChunk::write_value`]. `word` holds the unread bits,
+    /// left-aligned, at least 56 of them.
     #[inline(always)]
-    fn read_value(&mut self) -> Option<u64> {
+    fn read_value(&mut self, word: u64) -> Option<u64> {
         let previous = self.value_bits;
         // `0` same value, `10` integer delta-of-delta, `110` XOR in the
         // previous window, `111` XOR with a new window (5 bits of leading
-        // zeros, 6 of significant bits): 14 bits at most, all in one word.
-        let word = self.reader.peek_word();
+        // zeros, 6 of significant bits): 14 bits at most, all in `word`.
         if word >> 63 == 0 {
             // Same value: the integer delta, if any, is zero.
             self.reader.consume(1);
@@ -355,7 +372,7 @@ impl ChunkSamples<'_> {
         }
         if (word >> 62) & 1 == 0 {
             self.reader.consume(2);
-            let dod = read_varbits(&mut self.reader, &INT_DOD_WIDTHS);
+            let dod = read_varbits(&mut self.reader, word << 2, &INT_DOD_WIDTHS);
             let (last, delta) = self.known_ints();
             let delta = delta.wrapping_add(dod);
             let value = last?.checked_add(delta)?;
@@ -402,14 +419,6 @@ impl ChunkSamples<'_> {
     }
 }
 
-impl Iterator for ChunkSamples<'_> {
-    type Item = Sample;
-
-    fn next(&mut self) -> Option<Sample> {
-        self.next_sample()
-    }
-}
-
 /// Writes a signed integer as: `0` for zero; else one to three `1` bits
 /// and a `0` choosing the first bucket of `widths` that holds it, then the
 /// value in that many bits (two's complement); else `1111` and 64 bits.
@@ -446,13 +455,12 @@ fn varbits_len(widths: &[u32; 3], value: i64) -> u32 {
     4 + 64
 }
 
-/// Reads what [`write_varbits`] wrote. Past the end of the input it reads
-/// zeros; the caller checks for that once per sample.
+/// Reads what [`write_varbits`] wrote, given the reader's unread bits
+/// left-aligned in `word` (at least 28 of them: the prefix of up to four
+/// bits and a bucketed payload of at most 24). Past the end of the input
+/// it reads zeros; the caller checks for that once per sample.
 #[inline(always)]
-fn read_varbits(reader: &mut BitReader<'_>, widths: &[u32; 3]) -> i64 {
-    // The prefix (up to four bits) and a bucketed payload (at most
-    // 3 + 1 + 24 bits) fit in one peeked word.
-    let word = reader.peek_word();
+fn read_varbits(reader: &mut BitReader<'_>, word: u64, widths: &[u32; 3]) -> i64 {
     let ones = word.leading_ones().min(4);
     match ones {
         0 => {
@@ -558,6 +566,12 @@ mod tests {
         head.freeze()
     }
 
+    fn decode(chunk: &ClosedChunk) -> Vec<Sample> {
+        let mut out = Vec::new();
+        assert!(!chunk.extend_between(i64::MIN, i64::MAX, &mut out));
+        out
+    }
+
     fn bits_of(samples: &[Sample]) -> Vec<(i64, u64)> {
         samples.iter().map(|s| (s.t, s.v.to_bits())).collect()
     }
@@ -585,13 +599,31 @@ mod tests {
             })
             .collect();
         let chunk = encode(&samples);
-        let decoded: Vec<Sample> = chunk.samples().collect();
+        let decoded = decode(&chunk);
         assert_eq!(bits_of(&decoded), bits_of(&samples));
         assert!(is_stale_nan(decoded[1].v) && is_stale_nan(decoded[7].v));
         assert!(
             !is_stale_nan(decoded[2].v),
             "an ordinary NaN stays ordinary"
         );
+    }
+
+    #[test]
+    fn extend_between_keeps_the_range_and_says_when_it_passed_it() {
+        let samples: Vec<Sample> = (0..60)
+            .map(|i| Sample {
+                t: i * 15_000,
+                v: (i * i) as f64,
+            })
+            .collect();
+        let chunk = encode(&samples);
+        let mut out = vec![Sample { t: -1, v: 0.0 }];
+        assert!(chunk.extend_between(30_000, 60_000, &mut out));
+        assert_eq!(out.len(), 4, "appended after what was there");
+        assert_eq!(bits_of(&out[1..]), bits_of(&samples[2..5]));
+        out.clear();
+        assert!(!chunk.extend_between(800_000, 10_000_000, &mut out));
+        assert_eq!(bits_of(&out), bits_of(&samples[54..]));
     }
 
     #[test]
@@ -617,7 +649,7 @@ mod tests {
             })
             .collect();
         let chunk = encode(&samples);
-        let decoded: Vec<Sample> = chunk.samples().collect();
+        let decoded = decode(&chunk);
         assert_eq!(bits_of(&decoded), bits_of(&samples));
         let per_sample = chunk.heap_bytes() as f64 / samples.len() as f64;
         assert!(per_sample < 1.6, "{per_sample} bytes/sample");
@@ -656,10 +688,7 @@ mod tests {
             t += step;
             samples.push(Sample { t, v: 1.0 });
         }
-        assert_eq!(
-            bits_of(&encode(&samples).samples().collect::<Vec<_>>()),
-            bits_of(&samples)
-        );
+        assert_eq!(bits_of(&decode(&encode(&samples))), bits_of(&samples));
     }
 
     /// Repeats (`None`), arbitrary bit patterns, and integers small and
@@ -691,7 +720,7 @@ mod tests {
                 let v = value.unwrap_or(samples[samples.len() - 1].v);
                 samples.push(Sample { t, v });
             }
-            let decoded: Vec<Sample> = encode(&samples).samples().collect();
+            let decoded = decode(&encode(&samples));
             prop_assert_eq!(bits_of(&decoded), bits_of(&samples));
         }
     }

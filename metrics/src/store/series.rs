@@ -252,13 +252,13 @@ impl SeriesData {
         let capacity = closed.clone().map(|c| c.count as usize).sum::<usize>()
             + head.map_or(0, |h| h.count() as usize);
         let mut out = Vec::with_capacity(capacity);
-        let chunks = closed
-            .map(ClosedChunk::samples)
-            .chain(head.map(HeadChunk::samples));
-        for chunk in chunks {
+        for chunk in closed {
             if chunk.extend_between(mint, maxt, &mut out) {
-                break;
+                return out;
             }
+        }
+        if let Some(head) = head {
+            head.extend_between(mint, maxt, &mut out);
         }
         out
     }
