@@ -1,6 +1,6 @@
-//! Alert and recording rules: the alerts crate's evaluator, driven every
-//! second over the store (each group runs when its interval has passed),
-//! with its state saved to the database after each evaluation and
+//! Alert and recording rules: the alerts crate's evaluator, driven over
+//! the store as collections land (each group runs when its interval has
+//! passed, on the scrape nearest its due time), with its state saved to the database after each evaluation and
 //! restored at start, so `for` survives a restart.
 
 use std::collections::BTreeMap;
@@ -16,8 +16,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::prom::{PromAlert, PromRule, PromRuleGroup};
 use crate::api::{AlertState, AlertSummary};
-use crate::collect::{every, now_ms};
-use crate::config::{ConfigError, RulesConfig};
+use crate::collect::now_ms;
+use crate::config::{AgentConfig, ConfigError, RulesConfig};
 use crate::persist;
 use crate::state::AgentState;
 
@@ -75,9 +75,17 @@ pub(crate) fn restore(evaluator: &mut Evaluator, db: &persist::Store) {
     }
 }
 
+/// Runs rule groups right after a collection lands when they are due
+/// within `early`, so an alert fires on the scrape that shows its
+/// condition instead of up to an evaluation interval later; every
+/// [`TICK`] it runs groups that are overdue by `early` (or a tenth of
+/// their interval, if less) because no collection came, which keeps
+/// evaluations just after scrapes rather than racing them.
+/// See [`Evaluator::eval_due_early`].
 pub(crate) async fn run(
     state: Arc<AgentState>,
     db: Arc<persist::Store>,
+    early: Duration,
     cancel: CancellationToken,
 ) {
     // Rules like `absent(up)` would go pending if evaluated before the
@@ -89,30 +97,52 @@ pub(crate) async fn run(
             _ = tokio::time::sleep(Duration::from_millis(100)) => {}
         }
     }
-    every(TICK, &cancel, || {
-        let now = now_ms();
-        let saved = {
-            let mut evaluator = state.rules.lock();
-            let ran = evaluator.eval_due(&state.store, now);
-            if ran > 0 {
-                if let Some(notifier) = state.notifier.lock().as_ref() {
-                    notifier.ingest(notifications(&evaluator, now));
-                }
-            }
-            (ran > 0).then(|| serde_json::to_vec(&evaluator.snapshot(now)))
+    let early_ms = i64::try_from(early.as_millis()).unwrap_or(i64::MAX);
+    let mut ticker = tokio::time::interval(TICK);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let early_ms = tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = ticker.tick() => -early_ms,
+            _ = state.fresh_samples.notified() => early_ms,
         };
-        match saved {
-            Some(Ok(bytes)) => {
-                if let Err(err) = db.set_document(STATE_DOCUMENT, &bytes) {
-                    tracing::warn!(%err, "cannot save the alert state");
-                }
+        evaluate(&state, &db, early_ms);
+    }
+}
+
+/// One pass over the due groups; hands their alerts to the notifier and
+/// saves the alert state when any group ran.
+fn evaluate(state: &AgentState, db: &persist::Store, early_ms: i64) {
+    let now = now_ms();
+    let saved = {
+        let mut evaluator = state.rules.lock();
+        let ran = evaluator.eval_due_early(&state.store, now, early_ms);
+        if ran > 0 {
+            if let Some(notifier) = state.notifier.lock().as_ref() {
+                notifier.ingest(notifications(&evaluator, now));
             }
-            Some(Err(err)) => tracing::warn!(%err, "alert state does not serialize"),
-            None => {}
         }
-        std::future::ready(())
-    })
-    .await;
+        (ran > 0).then(|| serde_json::to_vec(&evaluator.snapshot(now)))
+    };
+    match saved {
+        Some(Ok(bytes)) => {
+            if let Err(err) = db.set_document(STATE_DOCUMENT, &bytes) {
+                tracing::warn!(%err, "cannot save the alert state");
+            }
+        }
+        Some(Err(err)) => tracing::warn!(%err, "alert state does not serialize"),
+        None => {}
+    }
+}
+
+/// How far a group's evaluation may move to sit just after a collection:
+/// half the shortest collection interval, so that with scrapes every `s`
+/// an evaluation lands on the one scrape nearest its due time, jitter of
+/// up to `s`/2 included. Zero without scraped sources.
+pub(crate) fn early_margin(config: &AgentConfig) -> Duration {
+    let scrapes = config.scrape.iter().map(|t| t.interval);
+    let json = config.json_stats.iter().map(|e| e.interval);
+    scrapes.chain(json).min().map_or(Duration::ZERO, |s| s / 2)
 }
 
 /// What the notifier is told after an evaluation: firing alerts, which

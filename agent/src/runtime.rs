@@ -163,7 +163,12 @@ pub async fn start(mut config: AgentConfig) -> Result<AgentHandle, AgentError> {
         .map_err(|err| AgentError::HttpClient(err.to_string()))?;
     let builder = SnapshotBuilder::new(state.clone(), profiles, node, config.interval);
     tasks.spawn(builder.run(cancel.clone()));
-    tasks.spawn(rules::run(state.clone(), db.clone(), cancel.clone()));
+    tasks.spawn(rules::run(
+        state.clone(),
+        db.clone(),
+        rules::early_margin(&config),
+        cancel.clone(),
+    ));
 
     let actions = crate::actions::ActionService::start(
         config.actions.clone(),

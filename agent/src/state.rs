@@ -45,6 +45,8 @@ pub(crate) struct AgentState {
     pub updates: broadcast::Sender<Arc<Published>>,
     /// Runbook actions for the snapshot, kept by `actions::ActionService`.
     pub actions: RwLock<Vec<ActionSummary>>,
+    /// Woken after every collection, so rules run on fresh samples.
+    pub fresh_samples: tokio::sync::Notify,
     ready: AtomicBool,
 }
 
@@ -61,6 +63,7 @@ impl AgentState {
             published: ArcSwapOption::empty(),
             updates,
             actions: RwLock::default(),
+            fresh_samples: tokio::sync::Notify::new(),
             ready: AtomicBool::new(false),
         }
     }
@@ -113,6 +116,8 @@ impl AgentState {
         if let Err(err) = self.store.append(&labels, at_ms, up) {
             tracing::debug!(%err, "opsdeck_source_up not stored");
         }
+        // The collection's samples are in the store by now.
+        self.fresh_samples.notify_one();
         let mut sources = self.sources.write();
         let Some(health) = sources.get_mut(name) else {
             return;

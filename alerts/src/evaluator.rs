@@ -91,6 +91,19 @@ impl Evaluator {
     /// Evaluates every group whose interval has passed since its last
     /// evaluation (or that never ran). Returns how many groups ran.
     pub fn eval_due(&mut self, store: &SeriesStore, now: i64) -> usize {
+        self.eval_due_early(store, now, 0)
+    }
+
+    /// Like [`eval_due`](Self::eval_due) with the due time moved by
+    /// `early_ms`: a positive margin (at most half the group's interval)
+    /// also runs groups due within the next `early_ms`, a negative one (at
+    /// most a tenth of the interval) holds due groups until they are that
+    /// late. The
+    /// agent runs groups early when fresh samples land (a group due before
+    /// the next scrape would see the same data then, so running it now
+    /// only alerts sooner) and holds them on its timer, so evaluations
+    /// stay just after scrapes.
+    pub fn eval_due_early(&mut self, store: &SeriesStore, now: i64, early_ms: i64) -> usize {
         let ctx = EvalContext {
             store,
             engine: &self.options.engine,
@@ -99,9 +112,11 @@ impl Evaluator {
         };
         let mut ran = 0;
         for group in &mut self.groups {
+            let interval = group.interval_ms();
+            let early = early_ms.clamp(-interval / 10, interval / 2);
             if group
                 .last_eval()
-                .is_none_or(|last| now - last >= group.interval_ms())
+                .is_none_or(|last| now - last >= interval - early)
             {
                 group.eval(&ctx, now);
                 ran += 1;
@@ -243,6 +258,37 @@ groups:
             .expect("an alerting rule");
         assert_eq!(rule.hold_ms(), 30_000, "2m / 4");
         assert_eq!(rule.keep_firing_for_ms(), 75_000, "5m / 4");
+    }
+
+    #[test]
+    fn fresh_samples_run_groups_due_soon_but_at_most_half_an_interval_early() {
+        let store = store();
+        let mut e = evaluator();
+        write(&store, "1", 0, 0.0);
+        assert_eq!(e.eval_due(&store, 0), 1);
+        assert_eq!(
+            e.eval_due_early(&store, 40_000, 10_000),
+            0,
+            "not due within the next 10 s"
+        );
+        assert_eq!(e.eval_due_early(&store, 50_000, 10_000), 1);
+        assert_eq!(
+            e.eval_due_early(&store, 75_000, MIN),
+            0,
+            "early by at most half the interval"
+        );
+        assert_eq!(e.eval_due_early(&store, 80_000, MIN), 1);
+        assert_eq!(
+            e.eval_due_early(&store, 144_000, -5_000),
+            0,
+            "held until 5 s late"
+        );
+        assert_eq!(e.eval_due_early(&store, 145_000, -5_000), 1);
+        assert_eq!(
+            e.eval_due_early(&store, 212_000, -MIN),
+            1,
+            "held by at most a tenth of the interval"
+        );
     }
 
     #[test]
