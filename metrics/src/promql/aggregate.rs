@@ -102,18 +102,18 @@ struct Groups {
 
 impl Groups {
     fn new(input: &[Series], modifier: Option<&LabelModifier>) -> Self {
-        let mut index: HashMap<String, usize> = HashMap::default();
+        let mut index: HashMap<Vec<u8>, usize> = HashMap::default();
         let mut groups = Groups {
             labels: Vec::new(),
             members: Vec::new(),
             drop_name: Vec::new(),
         };
         // The key is written into one buffer, so only a new group allocates.
-        let mut key = String::new();
+        let mut key = Vec::new();
         for (i, s) in input.iter().enumerate() {
             key.clear();
             group_key(&s.labels, modifier, &mut key);
-            let g = match index.get(key.as_str()) {
+            let g = match index.get(key.as_slice()) {
                 Some(&g) => g,
                 None => {
                     index.insert(key.clone(), groups.labels.len());
@@ -132,7 +132,7 @@ impl Groups {
 
 /// Writes the values that decide a series' group: the `by` labels' values,
 /// or every label but the `without` ones and the metric name.
-fn group_key(labels: &Labels, modifier: Option<&LabelModifier>, key: &mut String) {
+fn group_key(labels: &Labels, modifier: Option<&LabelModifier>, key: &mut Vec<u8>) {
     match modifier {
         Some(LabelModifier::Include(by)) => {
             for name in &by.labels {

@@ -151,8 +151,8 @@ impl<'a> Matching<'a> {
 
     /// The match signature: the `on` labels' values, or every label but the
     /// `ignoring` ones and the metric name.
-    fn signature(&self, labels: &Labels) -> String {
-        let mut sig = String::new();
+    fn signature(&self, labels: &Labels) -> Vec<u8> {
+        let mut sig = Vec::new();
         if self.on {
             for name in self.names {
                 push_field(&mut sig, labels.get(name).unwrap_or(""));
@@ -189,7 +189,7 @@ fn and_unless(
     steps: &Steps,
     keep_matched: bool,
 ) -> Vec<Series> {
-    let mut present: HashMap<String, Vec<bool>> = HashMap::default();
+    let mut present: HashMap<Vec<u8>, Vec<bool>> = HashMap::default();
     for s in rhs {
         let entry = present
             .entry(matching.signature(&s.labels))
@@ -214,7 +214,7 @@ fn and_unless(
 /// `or`: every left series, plus right series at steps where no left series
 /// has the same signature.
 fn or(mut lhs: Vec<Series>, rhs: Vec<Series>, matching: &Matching, steps: &Steps) -> Vec<Series> {
-    let mut present: HashMap<String, Vec<bool>> = HashMap::default();
+    let mut present: HashMap<Vec<u8>, Vec<bool>> = HashMap::default();
     for s in &lhs {
         let entry = present
             .entry(matching.signature(&s.labels))
@@ -262,7 +262,7 @@ fn vector_vector(
     let (many, one) = if one_to_many { (rhs, lhs) } else { (lhs, rhs) };
     let one_side = if one_to_many { "left" } else { "right" };
 
-    let mut groups: HashMap<String, usize> = HashMap::default();
+    let mut groups: HashMap<Vec<u8>, usize> = HashMap::default();
     let mut group_members: Vec<Vec<usize>> = Vec::new();
     for (i, s) in one.iter().enumerate() {
         let next = groups.len();

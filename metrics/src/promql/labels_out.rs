@@ -103,10 +103,10 @@ pub(crate) fn prometheus_string(labels: &Labels) -> String {
 }
 
 /// Appends `field` to a grouping or matching key, length-prefixed so that
-/// no label value can make two different label sets produce one key.
-pub(crate) fn push_field(key: &mut String, field: &str) {
-    use std::fmt::Write;
-    // Writing to a String cannot fail.
-    let _ = write!(key, "{}:", field.len());
-    key.push_str(field);
+/// no label value can make two different label sets produce one key. The
+/// key is bytes, not text, so the length is written as raw bytes rather
+/// than formatted.
+pub(crate) fn push_field(key: &mut Vec<u8>, field: &str) {
+    key.extend_from_slice(&field.len().to_le_bytes());
+    key.extend_from_slice(field.as_bytes());
 }
