@@ -65,6 +65,16 @@ impl<'a> BitReader<'a> {
         BitReader { bytes, pos: 0 }
     }
 
+    /// A reader of `bytes` that has consumed `pos` bits.
+    pub(crate) fn at(bytes: &'a [u8], pos: usize) -> Self {
+        BitReader { bytes, pos }
+    }
+
+    /// Bits consumed so far.
+    pub(crate) fn position(&self) -> usize {
+        self.pos
+    }
+
     /// The unread bits, left-aligned: at least [`PEEK_BITS`] of them, then
     /// whatever follows (zeros past the end of the input).
     #[inline(always)]

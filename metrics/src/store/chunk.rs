@@ -189,8 +189,14 @@ impl HeadChunk {
 
     /// Decodes the samples in `[mint, maxt]` appended so far, in place;
     /// see [`ChunkSamples::extend_between`].
-    pub(crate) fn extend_between(&self, mint: i64, maxt: i64, out: &mut Vec<Sample>) -> bool {
-        ChunkSamples::extend_between(self.bits.bytes(), self.count, self.min_t, (mint, maxt), out)
+    pub(crate) fn extend_between(
+        &self,
+        range: (i64, i64),
+        out: &mut Vec<Sample>,
+        resume: Option<&mut ResumePoints>,
+    ) -> bool {
+        let bytes = self.bits.bytes();
+        ChunkSamples::extend_between(bytes, self.count, self.min_t, range, out, resume)
     }
 
     /// An immutable copy, for closing the chunk.
@@ -222,8 +228,13 @@ impl ClosedChunk {
     }
 
     /// See [`ChunkSamples::extend_between`].
-    pub(crate) fn extend_between(&self, mint: i64, maxt: i64, out: &mut Vec<Sample>) -> bool {
-        ChunkSamples::extend_between(&self.data, self.count, self.min_t, (mint, maxt), out)
+    pub(crate) fn extend_between(
+        &self,
+        range: (i64, i64),
+        out: &mut Vec<Sample>,
+        resume: Option<&mut ResumePoints>,
+    ) -> bool {
+        ChunkSamples::extend_between(&self.data, self.count, self.min_t, range, out, resume)
     }
 }
 
@@ -269,7 +280,7 @@ struct ChunkSamples<'a> {
 /// are left uncomputed: converting every float to test whether it is an
 /// integer is most of the cost of decoding a float series, and only an
 /// integer-encoded sample that follows needs the result.
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 enum IntTrack {
     Known {
         last: Option<i64>,
@@ -282,20 +293,107 @@ enum IntTrack {
     },
 }
 
-impl ChunkSamples<'_> {
+/// How far apart resume points are: a quarter of the most samples, or of
+/// the longest span, a chunk holds (see `series.rs`), so a chunk has at
+/// most four and a read resumes within a quarter chunk of where it starts.
+const RESUME_EVERY_SAMPLES: u32 = 60;
+const RESUME_EVERY_MS: i64 = 225_000;
+const MAX_RESUME_POINTS: usize = 4;
+
+/// The decoder's state after one of a chunk's samples: decoding can resume
+/// there instead of at the chunk's start.
+#[derive(Debug, Clone, Copy)]
+struct ResumePoint {
+    /// Bits consumed.
+    pos: usize,
+    /// Samples decoded.
+    decoded: u32,
+    t: i64,
+    delta: i64,
+    value_bits: u64,
+    scale: DecimalScale,
+    ints: IntTrack,
+    window: XorWindow,
+}
+
+/// Resume points in one chunk, named by its first timestamp, left by the
+/// reads that decoded it. A chunk's bits never change once written (a
+/// head only grows, and closing it copies the bits), so the points stay
+/// valid for as long as the chunk exists.
+#[derive(Debug)]
+pub(crate) struct ResumePoints {
+    chunk_min_t: i64,
+    points: Vec<ResumePoint>,
+}
+
+impl ResumePoints {
+    pub(crate) fn new(chunk_min_t: i64) -> Self {
+        ResumePoints {
+            chunk_min_t,
+            points: Vec::with_capacity(MAX_RESUME_POINTS),
+        }
+    }
+
+    pub(crate) fn chunk_min_t(&self) -> i64 {
+        self.chunk_min_t
+    }
+
+    /// Heap bytes held; fixed, since the points never outgrow their
+    /// initial capacity.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.points.capacity() * std::mem::size_of::<ResumePoint>()
+    }
+
+    /// The last point before `mint`.
+    fn last_before(&self, mint: i64) -> Option<ResumePoint> {
+        self.points.iter().rev().find(|p| p.t < mint).copied()
+    }
+
+    /// Whether a point is due after `decoded` samples, the last at `t`.
+    fn due(&self, decoded: u32, t: i64) -> bool {
+        if self.points.len() >= MAX_RESUME_POINTS {
+            return false;
+        }
+        let (last_decoded, last_t) = self
+            .points
+            .last()
+            .map_or((0, self.chunk_min_t), |p| (p.decoded, p.t));
+        decoded > last_decoded
+            && (decoded - last_decoded >= RESUME_EVERY_SAMPLES
+                || t.saturating_sub(last_t) >= RESUME_EVERY_MS)
+    }
+}
+
+impl<'a> ChunkSamples<'a> {
     /// Appends the samples in `[mint, maxt]` of a chunk to `out`, stopping
     /// at the first one after `maxt`; returns whether it got there. One
     /// loop over a decoder that lives in this function (so its state stays
-    /// in registers) is faster than the iterator.
+    /// in registers) is faster than an iterator.
+    ///
+    /// With `resume`, the resume points of this chunk, decoding starts at
+    /// the last point before `mint` instead of the chunk's start, and
+    /// leaves new points as it passes where they are due. Needs
+    /// `mint <= maxt`.
     fn extend_between(
         data: &[u8],
         count: u32,
         min_t: i64,
         (mint, maxt): (i64, i64),
         out: &mut Vec<Sample>,
+        mut resume: Option<&mut ResumePoints>,
     ) -> bool {
-        let mut samples = ChunkSamples::new(data, count, min_t);
+        let start = resume.as_deref().and_then(|r| r.last_before(mint));
+        let mut samples = match start {
+            Some(point) => ChunkSamples::resume(data, count, point),
+            None => ChunkSamples::new(data, count, min_t),
+        };
         while let Some(sample) = samples.next_sample() {
+            if let Some(points) = resume.as_deref_mut() {
+                let decoded = count - samples.remaining;
+                if points.due(decoded, sample.t) {
+                    points.points.push(samples.resume_point(decoded));
+                }
+            }
             if sample.t > maxt {
                 return true;
             }
@@ -304,6 +402,35 @@ impl ChunkSamples<'_> {
             }
         }
         false
+    }
+
+    /// Continues decoding where `point` was left.
+    fn resume(data: &'a [u8], count: u32, point: ResumePoint) -> Self {
+        ChunkSamples {
+            reader: BitReader::at(data, point.pos),
+            remaining: count.saturating_sub(point.decoded),
+            t: point.t,
+            delta: point.delta,
+            value_bits: point.value_bits,
+            scale: point.scale,
+            ints: point.ints,
+            window: point.window,
+            started: true,
+        }
+    }
+
+    /// The state after the `decoded`-th sample, the last one returned.
+    fn resume_point(&self, decoded: u32) -> ResumePoint {
+        ResumePoint {
+            pos: self.reader.position(),
+            decoded,
+            t: self.t,
+            delta: self.delta,
+            value_bits: self.value_bits,
+            scale: self.scale,
+            ints: self.ints,
+            window: self.window,
+        }
     }
 
     #[inline(always)]
@@ -568,7 +695,7 @@ mod tests {
 
     fn decode(chunk: &ClosedChunk) -> Vec<Sample> {
         let mut out = Vec::new();
-        assert!(!chunk.extend_between(i64::MIN, i64::MAX, &mut out));
+        assert!(!chunk.extend_between((i64::MIN, i64::MAX), &mut out, None));
         out
     }
 
@@ -618,11 +745,11 @@ mod tests {
             .collect();
         let chunk = encode(&samples);
         let mut out = vec![Sample { t: -1, v: 0.0 }];
-        assert!(chunk.extend_between(30_000, 60_000, &mut out));
+        assert!(chunk.extend_between((30_000, 60_000), &mut out, None));
         assert_eq!(out.len(), 4, "appended after what was there");
         assert_eq!(bits_of(&out[1..]), bits_of(&samples[2..5]));
         out.clear();
-        assert!(!chunk.extend_between(800_000, 10_000_000, &mut out));
+        assert!(!chunk.extend_between((800_000, 10_000_000), &mut out, None));
         assert_eq!(bits_of(&out), bits_of(&samples[54..]));
     }
 
@@ -708,6 +835,46 @@ mod tests {
     }
 
     proptest! {
+        /// Reads that resume at points left by earlier reads (while the
+        /// head grows, and after it is closed) return exactly what
+        /// decoding from the start returns.
+        #[test]
+        fn resumed_reads_match_reads_from_the_start(
+            steps in proptest::collection::vec((1i64..=40_000, value_strategy()), 1..400),
+            reads in proptest::collection::vec((0usize..400, 0usize..400, 0usize..40), 1..30),
+        ) {
+            let mut samples = vec![Sample { t: 1_000_000, v: 7.0 }];
+            for (step, value) in steps {
+                let previous = samples[samples.len() - 1];
+                let v = value.unwrap_or(previous.v);
+                samples.push(Sample { t: previous.t + step, v });
+            }
+            let mut head = HeadChunk::new(samples[0].t, samples[0].v);
+            let mut appended = 1;
+            let mut points = ResumePoints::new(samples[0].t);
+            let read = |chunk_reads: &dyn Fn(&mut Vec<Sample>, Option<&mut ResumePoints>) -> bool,
+                        points: &mut ResumePoints| {
+                let mut resumed = Vec::new();
+                let mut plain = Vec::new();
+                let passed = chunk_reads(&mut resumed, Some(points));
+                prop_assert_eq!(passed, chunk_reads(&mut plain, None));
+                prop_assert_eq!(bits_of(&resumed), bits_of(&plain));
+                Ok(())
+            };
+            for (from, to, grow) in reads {
+                for s in samples.iter().skip(appended).take(grow) {
+                    head.append(s.t, s.v);
+                }
+                appended = (appended + grow).min(samples.len());
+                let at = |i: usize| samples[i % samples.len()].t + (i as i64 % 3) - 1;
+                let range = (at(from.min(to)), at(from.max(to)));
+                read(&|out, p| head.extend_between(range, out, p), &mut points)?;
+                let closed = head.freeze();
+                read(&|out, p| closed.extend_between(range, out, p), &mut points)?;
+            }
+            prop_assert!(points.points.len() <= MAX_RESUME_POINTS);
+        }
+
         #[test]
         fn arbitrary_series_round_trip(
             start in any::<i64>(),

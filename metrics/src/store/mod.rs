@@ -291,7 +291,7 @@ impl SeriesStore {
         matchers: &[Matcher],
         mint: i64,
         maxt: i64,
-        read: impl Fn(&Series, i64, i64) -> Vec<Sample>,
+        read: impl Fn(&Series, i64, i64) -> (Vec<Sample>, isize),
     ) -> Vec<SeriesSamples> {
         let mint = mint.max(self.retention_cutoff());
         if mint > maxt {
@@ -301,7 +301,10 @@ impl SeriesStore {
         series
             .iter()
             .filter_map(|s| {
-                let samples = read(s, mint, maxt);
+                let (samples, bytes_delta) = read(s, mint, maxt);
+                if bytes_delta != 0 {
+                    self.adjust_bytes(bytes_delta);
+                }
                 (!samples.is_empty()).then(|| SeriesSamples {
                     labels: s.labels.clone(),
                     samples,
@@ -320,7 +323,8 @@ impl Queryable for SeriesStore {
 
     fn select_newest(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<SeriesSamples> {
         self.select_with(matchers, mint, maxt, |s, mint, maxt| {
-            s.newest_between(mint, maxt).into_iter().collect()
+            let (newest, bytes_delta) = s.newest_between(mint, maxt);
+            (newest.into_iter().collect(), bytes_delta)
         })
     }
 }

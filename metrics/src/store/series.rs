@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use parking_lot::Mutex;
 
-use super::chunk::{ClosedChunk, HeadChunk};
+use super::chunk::{ClosedChunk, HeadChunk, ResumePoints};
 use crate::{is_stale_nan, Labels, Sample};
 
 pub(crate) type SeriesId = u64;
@@ -20,6 +20,11 @@ const MAX_SAMPLES_PER_CHUNK: u32 = 240;
 /// ...or once it spans this long, so that sparse series still free memory
 /// in steps much smaller than the default one-hour retention.
 const MAX_CHUNK_SPAN_MS: i64 = 15 * 60 * 1000;
+
+/// A series keeps resume points (see `chunk.rs`) for at most this many
+/// chunks: the newest ones that reads started in, such as the chunks a
+/// rule's `[1m]` and `[5m]` windows start in.
+const MAX_RESUME_CHUNKS: usize = 2;
 
 pub(crate) struct Series {
     pub(crate) id: SeriesId,
@@ -55,6 +60,9 @@ pub(crate) enum Rejection {
 struct SeriesData {
     closed: VecDeque<ClosedChunk>,
     head: HeadChunk,
+    /// Where reads can resume decoding inside chunks, left by earlier
+    /// reads; at most [`MAX_RESUME_CHUNKS`], their bytes in `chunk_bytes`.
+    resume: Vec<ResumePoints>,
     removed: bool,
     /// Heap bytes of the chunks, kept in step with every change so that the
     /// store's total can be adjusted by exact differences.
@@ -80,6 +88,7 @@ impl Series {
             data: Mutex::new(SeriesData {
                 closed: VecDeque::new(),
                 head,
+                resume: Vec::new(),
                 removed: false,
                 chunk_bytes,
             }),
@@ -167,28 +176,31 @@ impl Series {
         is_stale_nan(self.data.lock().head.last_value())
     }
 
-    /// The samples in `[mint, maxt]`, oldest first. They are decoded under
-    /// the series lock, straight from the chunks: a query reads a few
+    /// The samples in `[mint, maxt]`, oldest first, with the change in
+    /// chunk bytes (resume points left for the next read). They are decoded
+    /// under the series lock, straight from the chunks: a query reads a few
     /// chunks of a series (about a microsecond each), which is shorter than
     /// copying them out to decode unlocked, and the writer appends to a
     /// series once per scrape.
-    pub(crate) fn samples_between(&self, mint: i64, maxt: i64) -> Vec<Sample> {
+    pub(crate) fn samples_between(&self, mint: i64, maxt: i64) -> (Vec<Sample>, isize) {
         self.data.lock().samples_between(mint, maxt)
     }
 
-    /// The newest sample in `[mint, maxt]`. The head keeps its newest
-    /// sample uncompressed, so when that is not after `maxt` (an instant
-    /// query at the present) nothing is decoded.
-    pub(crate) fn newest_between(&self, mint: i64, maxt: i64) -> Option<Sample> {
-        let data = self.data.lock();
+    /// The newest sample in `[mint, maxt]`, with the change in chunk bytes.
+    /// The head keeps its newest sample uncompressed, so when that is not
+    /// after `maxt` (an instant query at the present) nothing is decoded.
+    pub(crate) fn newest_between(&self, mint: i64, maxt: i64) -> (Option<Sample>, isize) {
+        let mut data = self.data.lock();
         let newest = data.head.max_t();
         if newest <= maxt {
-            return (newest >= mint).then(|| Sample {
+            let sample = (newest >= mint).then(|| Sample {
                 t: newest,
                 v: data.head.last_value(),
             });
+            return (sample, 0);
         }
-        data.samples_between(mint, maxt).pop()
+        let (mut samples, bytes_delta) = data.samples_between(mint, maxt);
+        (samples.pop(), bytes_delta)
     }
 
     /// Drops closed chunks whose newest sample is older than `cutoff`.
@@ -206,6 +218,11 @@ impl Series {
                 freed.bytes += chunk.heap_bytes();
             }
         }
+        // Resume points of dropped chunks can never be used again.
+        let oldest = data.closed.front().map_or(data.head.min_t(), |c| c.min_t);
+        let resume_before = data.resume_bytes();
+        data.resume.retain(|r| r.chunk_min_t() >= oldest);
+        freed.bytes += resume_before - data.resume_bytes();
         data.chunk_bytes -= freed.bytes;
         freed
     }
@@ -242,25 +259,104 @@ impl Series {
     }
 }
 
+/// The resume points in `slot` (an index into `resume` and the chunk they
+/// belong to) if they belong to the chunk starting at `chunk_min_t`.
+fn points_for(
+    resume: &mut [ResumePoints],
+    slot: Option<(usize, i64)>,
+    chunk_min_t: i64,
+) -> Option<&mut ResumePoints> {
+    match slot {
+        Some((i, start)) if start == chunk_min_t => resume.get_mut(i),
+        _ => None,
+    }
+}
+
 impl SeriesData {
-    fn samples_between(&self, mint: i64, maxt: i64) -> Vec<Sample> {
+    /// See [`Series::samples_between`].
+    fn samples_between(&mut self, mint: i64, maxt: i64) -> (Vec<Sample>, isize) {
         let overlaps = |min_t: i64, max_t: i64| max_t >= mint && min_t <= maxt;
-        let closed = self.closed.iter().filter(|c| overlaps(c.min_t, c.max_t));
-        let head = overlaps(self.head.min_t(), self.head.max_t()).then_some(&self.head);
+        // The chunk the range starts in, if it starts after that chunk's
+        // first sample: the next read of the same window resumes near mint.
+        let start_chunk = self
+            .closed
+            .iter()
+            .map(|c| (c.min_t, c.max_t))
+            .chain(std::iter::once((self.head.min_t(), self.head.max_t())))
+            .find(|&(min_t, max_t)| overlaps(min_t, max_t))
+            .map(|(min_t, _)| min_t)
+            .filter(|&min_t| mint > min_t);
+        let bytes_before = self.chunk_bytes;
+        let slot = start_chunk.and_then(|min_t| self.resume_slot(min_t));
+        let SeriesData {
+            closed,
+            head,
+            resume,
+            ..
+        } = self;
+        // Only the chunk the range starts in uses and leaves resume points.
+        let slot = slot.zip(start_chunk);
+        let closed = closed.iter().filter(|c| overlaps(c.min_t, c.max_t));
+        let head = overlaps(head.min_t(), head.max_t()).then_some(&*head);
         // Sized for every sample of the chunks at once: growing the vector
         // while decoding costs more than the decoding.
         let capacity = closed.clone().map(|c| c.count as usize).sum::<usize>()
             + head.map_or(0, |h| h.count() as usize);
         let mut out = Vec::with_capacity(capacity);
+        let mut passed_maxt = false;
         for chunk in closed {
-            if chunk.extend_between(mint, maxt, &mut out) {
-                return out;
+            let points = points_for(resume, slot, chunk.min_t);
+            passed_maxt = chunk.extend_between((mint, maxt), &mut out, points);
+            if passed_maxt {
+                break;
             }
         }
-        if let Some(head) = head {
-            head.extend_between(mint, maxt, &mut out);
+        if let (false, Some(head)) = (passed_maxt, head) {
+            let points = points_for(resume, slot, head.min_t());
+            head.extend_between((mint, maxt), &mut out, points);
         }
-        out
+        (out, self.chunk_bytes as isize - bytes_before as isize)
+    }
+
+    /// Index of the resume points for the chunk starting at `chunk_min_t`,
+    /// made if there is room or an older chunk's points can give way; the
+    /// bytes they take are added to `chunk_bytes`.
+    fn resume_slot(&mut self, chunk_min_t: i64) -> Option<usize> {
+        if let Some(i) = self
+            .resume
+            .iter()
+            .position(|r| r.chunk_min_t() == chunk_min_t)
+        {
+            return Some(i);
+        }
+        let before = self.resume_bytes();
+        let slot = if self.resume.len() < MAX_RESUME_CHUNKS {
+            self.resume.reserve_exact(MAX_RESUME_CHUNKS);
+            self.resume.push(ResumePoints::new(chunk_min_t));
+            self.resume.len() - 1
+        } else {
+            let (i, oldest) = self
+                .resume
+                .iter_mut()
+                .enumerate()
+                .min_by_key(|(_, r)| r.chunk_min_t())?;
+            if oldest.chunk_min_t() > chunk_min_t {
+                return None;
+            }
+            *oldest = ResumePoints::new(chunk_min_t);
+            i
+        };
+        self.chunk_bytes = self.chunk_bytes + self.resume_bytes() - before;
+        Some(slot)
+    }
+
+    fn resume_bytes(&self) -> usize {
+        self.resume.capacity() * size_of::<ResumePoints>()
+            + self
+                .resume
+                .iter()
+                .map(ResumePoints::heap_bytes)
+                .sum::<usize>()
     }
 
     /// Moves the full head into the closed chunks and opens a new head with
