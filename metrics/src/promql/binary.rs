@@ -150,22 +150,44 @@ impl<'a> Matching<'a> {
     }
 
     /// The match signature: the `on` labels' values, or every label but the
-    /// `ignoring` ones and the metric name.
-    fn signature(&self, labels: &Labels) -> Vec<u8> {
-        let mut sig = Vec::new();
+    /// `ignoring` ones and the metric name. Written into `sig` (cleared
+    /// first), a buffer reused across series so that looking a signature
+    /// up allocates nothing.
+    fn signature<'s>(&self, labels: &Labels, sig: &'s mut Vec<u8>) -> &'s [u8] {
+        sig.clear();
         if self.on {
             for name in self.names {
-                push_field(&mut sig, labels.get(name).unwrap_or(""));
+                push_field(sig, labels.get(name).unwrap_or(""));
             }
         } else {
             for l in labels {
                 if l.name != METRIC_NAME && !self.names.contains(&l.name) {
-                    push_field(&mut sig, &l.name);
-                    push_field(&mut sig, &l.value);
+                    push_field(sig, &l.name);
+                    push_field(sig, &l.value);
                 }
             }
         }
         sig
+    }
+
+    /// Each series' signature, as an index into a table of the distinct
+    /// signatures `known` (which it extends).
+    fn signature_ids(&self, series: &[Series], known: &mut HashMap<Vec<u8>, usize>) -> Vec<usize> {
+        let mut sig = Vec::new();
+        series
+            .iter()
+            .map(|s| {
+                let sig = self.signature(&s.labels, &mut sig);
+                match known.get(sig) {
+                    Some(&id) => id,
+                    None => {
+                        let id = known.len();
+                        known.insert(sig.to_vec(), id);
+                        id
+                    }
+                }
+            })
+            .collect()
     }
 
     /// The labels the signature is made of, for error messages.
@@ -180,6 +202,22 @@ impl<'a> Matching<'a> {
     }
 }
 
+/// For each signature id, whether some series with it has a value, per
+/// step.
+fn presence(series: &[Series], ids: &[usize], signatures: usize, steps: &Steps) -> Vec<Vec<bool>> {
+    let mut present = vec![Vec::new(); signatures];
+    for (s, &id) in series.iter().zip(ids) {
+        let entry = &mut present[id];
+        if entry.is_empty() {
+            entry.resize(steps.count, false);
+        }
+        for (e, p) in entry.iter_mut().zip(&s.points) {
+            *e |= p.is_some();
+        }
+    }
+    present
+}
+
 /// `and` keeps left series where the right has a match at that step;
 /// `unless` keeps them where it has none.
 fn and_unless(
@@ -189,17 +227,13 @@ fn and_unless(
     steps: &Steps,
     keep_matched: bool,
 ) -> Vec<Series> {
-    let mut present: HashMap<Vec<u8>, Vec<bool>> = HashMap::default();
-    for s in rhs {
-        let entry = present
-            .entry(matching.signature(&s.labels))
-            .or_insert_with(|| vec![false; steps.count]);
-        for (e, p) in entry.iter_mut().zip(&s.points) {
-            *e |= p.is_some();
-        }
-    }
-    for s in &mut lhs {
-        let matched = present.get(&matching.signature(&s.labels));
+    let mut known = HashMap::with_capacity_and_hasher(rhs.len(), Default::default());
+    let rhs_ids = matching.signature_ids(rhs, &mut known);
+    let rhs_signatures = known.len();
+    let lhs_ids = matching.signature_ids(&lhs, &mut known);
+    let present = presence(rhs, &rhs_ids, rhs_signatures, steps);
+    for (s, &id) in lhs.iter_mut().zip(&lhs_ids) {
+        let matched = present.get(id).filter(|p| !p.is_empty());
         for (i, point) in s.points.iter_mut().enumerate() {
             let has_match = matched.is_some_and(|m| m[i]);
             if has_match != keep_matched {
@@ -214,17 +248,13 @@ fn and_unless(
 /// `or`: every left series, plus right series at steps where no left series
 /// has the same signature.
 fn or(mut lhs: Vec<Series>, rhs: Vec<Series>, matching: &Matching, steps: &Steps) -> Vec<Series> {
-    let mut present: HashMap<Vec<u8>, Vec<bool>> = HashMap::default();
-    for s in &lhs {
-        let entry = present
-            .entry(matching.signature(&s.labels))
-            .or_insert_with(|| vec![false; steps.count]);
-        for (e, p) in entry.iter_mut().zip(&s.points) {
-            *e |= p.is_some();
-        }
-    }
-    for mut s in rhs {
-        if let Some(taken) = present.get(&matching.signature(&s.labels)) {
+    let mut known = HashMap::with_capacity_and_hasher(lhs.len(), Default::default());
+    let lhs_ids = matching.signature_ids(&lhs, &mut known);
+    let lhs_signatures = known.len();
+    let rhs_ids = matching.signature_ids(&rhs, &mut known);
+    let present = presence(&lhs, &lhs_ids, lhs_signatures, steps);
+    for (mut s, id) in rhs.into_iter().zip(rhs_ids) {
+        if let Some(taken) = present.get(id).filter(|p| !p.is_empty()) {
             for (point, &t) in s.points.iter_mut().zip(taken) {
                 if t {
                     *point = None;
@@ -262,35 +292,54 @@ fn vector_vector(
     let (many, one) = if one_to_many { (rhs, lhs) } else { (lhs, rhs) };
     let one_side = if one_to_many { "left" } else { "right" };
 
-    let mut groups: HashMap<Vec<u8>, usize> = HashMap::default();
-    let mut group_members: Vec<Vec<usize>> = Vec::new();
-    for (i, s) in one.iter().enumerate() {
-        let next = groups.len();
-        let g = *groups.entry(matching.signature(&s.labels)).or_insert(next);
-        if g == group_members.len() {
-            group_members.push(Vec::new());
-        }
-        group_members[g].push(i);
+    // Groups are the one side's signatures; a many-side series whose
+    // signature is not among them has no group.
+    let mut known = HashMap::with_capacity_and_hasher(one.len(), Default::default());
+    let one_ids = matching.signature_ids(&one, &mut known);
+    let groups = known.len();
+    // The one side's series by group, in one list: group g's members are
+    // `by_group[starts[g]..starts[g + 1]]` (no vector per group).
+    let mut starts = vec![0usize; groups + 1];
+    for &g in &one_ids {
+        starts[g + 1] += 1;
     }
-    let many_groups: Vec<Option<usize>> = many
-        .iter()
-        .map(|s| groups.get(&matching.signature(&s.labels)).copied())
+    for g in 0..groups {
+        starts[g + 1] += starts[g];
+    }
+    let mut by_group = vec![0usize; one.len()];
+    let mut next_slot = starts.clone();
+    for (i, &g) in one_ids.iter().enumerate() {
+        by_group[next_slot[g]] = i;
+        next_slot[g] += 1;
+    }
+    let many_groups: Vec<Option<usize>> = matching
+        .signature_ids(&many, &mut known)
+        .into_iter()
+        .map(|id| (id < groups).then_some(id))
         .collect();
 
     let comparison = is_comparison(op);
     let return_bool = modifier.return_bool;
     let mut out: Vec<Series> = Vec::new();
-    let mut out_index: HashMap<(usize, usize), usize> = HashMap::default();
-    let mut out_by_labels: HashMap<Labels, usize> = HashMap::default();
+    let mut out_index: HashMap<(usize, usize), usize> =
+        HashMap::with_capacity_and_hasher(many.len(), Default::default());
+    let mut out_by_labels: HashMap<Labels, usize> =
+        HashMap::with_capacity_and_hasher(many.len(), Default::default());
     // Per step: the one-side member present in each group, and what each
     // group has already produced (to catch ambiguous matches).
-    let mut one_present: Vec<Option<usize>> = vec![None; group_members.len()];
-    let mut matched: Vec<Vec<usize>> = vec![Vec::new(); group_members.len()];
+    // What each group produced this step: whether it matched (one-to-one),
+    // or the output series it wrote (grouped).
+    let mut one_present: Vec<Option<usize>> = vec![None; groups];
+    let mut matched_once: Vec<bool> = vec![false; groups];
+    let mut matched: Vec<Vec<usize>> = vec![Vec::new(); if grouped { groups } else { 0 }];
     for step in 0..steps.count {
-        for (g, members) in group_members.iter().enumerate() {
+        for g in 0..groups {
             one_present[g] = None;
-            matched[g].clear();
-            for &m in members {
+            matched_once[g] = false;
+            if let Some(outputs) = matched.get_mut(g) {
+                outputs.clear();
+            }
+            for &m in &by_group[starts[g]..starts[g + 1]] {
                 if one[m].points[step].is_none() {
                     continue;
                 }
@@ -321,12 +370,12 @@ fn vector_vector(
             // One-to-one matching is checked before filtering, so that an
             // ambiguous match is an error whatever the values.
             if !grouped {
-                if !matched[g].is_empty() {
+                if matched_once[g] {
                     return Err(QueryError::exec(
                         "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)",
                     ));
                 }
-                matched[g].push(mi);
+                matched_once[g] = true;
             }
             let (l, r) = if one_to_many { (ov, mv) } else { (mv, ov) };
             let (value, keep) = apply(op, l, r);
@@ -353,13 +402,13 @@ fn vector_vector(
                     i
                 }
             };
-            if grouped {
-                if matched[g].contains(&out_i) {
+            if let Some(outputs) = matched.get_mut(g) {
+                if outputs.contains(&out_i) {
                     return Err(QueryError::exec(
                         "multiple matches for labels: grouping labels must ensure unique matches",
                     ));
                 }
-                matched[g].push(out_i);
+                outputs.push(out_i);
             }
             out[out_i].points[step] = Some(value);
         }
