@@ -69,6 +69,31 @@ impl Journal {
         Ok(records)
     }
 
+    /// Deletes the oldest finished records beyond the newest `keep`
+    /// (running ones are never deleted), so the journal and the audit
+    /// stay bounded on a long-lived agent. Returns how many went.
+    pub fn prune(&self, keep: usize) -> Result<usize, JournalError> {
+        let doomed: Vec<String> = self
+            .all()?
+            .into_iter()
+            .skip(keep)
+            .filter(|r| r.status.is_terminal())
+            .map(|r| r.id)
+            .collect();
+        if doomed.is_empty() {
+            return Ok(0);
+        }
+        let tx = self.db.begin_write().map_err(err)?;
+        {
+            let mut table = tx.open_table(ACTIONS).map_err(err)?;
+            for id in &doomed {
+                table.remove(id.as_str()).map_err(err)?;
+            }
+        }
+        tx.commit().map_err(err)?;
+        Ok(doomed.len())
+    }
+
     /// At start-up: every action that was running when the agent stopped
     /// becomes `interrupted`, with its rollback offered. Returns them.
     pub fn mark_interrupted(&self, now_ms: i64) -> Result<Vec<ActionRecord>, JournalError> {
@@ -89,5 +114,39 @@ impl Journal {
             marked.push(record);
         }
         Ok(marked)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(id: &str, created_at_ms: i64, status: ActionStatus) -> ActionRecord {
+        serde_json::from_value(serde_json::json!({
+            "id": id, "runbook": "drain-shard", "params": {}, "requested_by": "t",
+            "idempotency_key": null, "shards": [], "status": status,
+            "created_at_ms": created_at_ms, "finished_at_ms": null,
+            "current_step": null, "steps": [], "error": null,
+            "rollback_available": false,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn prune_keeps_the_newest_and_every_running_action() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Arc::new(Database::create(dir.path().join("j.redb")).unwrap());
+        let journal = Journal::open(db).unwrap();
+        journal
+            .save(&record("old-running", 1, ActionStatus::Running))
+            .unwrap();
+        for i in 2..=6 {
+            let status = ActionStatus::Succeeded;
+            journal.save(&record(&format!("a{i}"), i, status)).unwrap();
+        }
+        assert_eq!(journal.prune(3).unwrap(), 2);
+        let ids: Vec<String> = journal.all().unwrap().into_iter().map(|r| r.id).collect();
+        assert_eq!(ids, ["a6", "a5", "a4", "old-running"]);
+        assert_eq!(journal.prune(3).unwrap(), 0);
     }
 }

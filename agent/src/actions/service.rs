@@ -85,6 +85,9 @@ pub struct ActionService {
     state: Arc<AgentState>,
 }
 
+/// Finished actions the journal (and so the audit) keeps, newest first.
+const JOURNAL_KEEP: usize = 5_000;
+
 impl ActionService {
     /// Opens the journal and marks whatever was running when the agent
     /// last stopped as interrupted.
@@ -132,6 +135,7 @@ impl ActionService {
             live: Mutex::new(HashMap::new()),
             state,
         });
+        service.prune_journal();
         service.publish();
         Ok(service)
     }
@@ -303,7 +307,16 @@ impl ActionService {
 
     fn finished(&self, id: &str) {
         self.live.lock().remove(id);
+        self.prune_journal();
         self.publish();
+    }
+
+    fn prune_journal(&self) {
+        match self.journal.prune(JOURNAL_KEEP) {
+            Ok(0) => {}
+            Ok(pruned) => tracing::info!(pruned, "oldest finished actions pruned from the journal"),
+            Err(err) => tracing::warn!(%err, "cannot prune the action journal"),
+        }
     }
 
     /// An action other than `exclude` that `by` started with `key`.
