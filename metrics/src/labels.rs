@@ -6,6 +6,9 @@ use std::sync::Arc;
 
 pub const METRIC_NAME: &str = "__name__";
 
+/// Up to this many labels, [`Labels::get`] scans instead of searching.
+const SCAN_LIMIT: usize = 8;
+
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Label {
     pub name: String,
@@ -64,6 +67,16 @@ impl Labels {
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
+        // A series has a handful of labels, whose names mostly differ in
+        // length: a scan that compares lengths first beats a binary search
+        // that compares every name it visits byte by byte.
+        if self.0.len() <= SCAN_LIMIT {
+            return self
+                .0
+                .iter()
+                .find(|l| l.name == name)
+                .map(|l| l.value.as_str());
+        }
         self.position(name).ok().map(|i| self.0[i].value.as_str())
     }
 
@@ -173,5 +186,28 @@ mod tests {
         assert_eq!(l.to_string(), r#"up{a="1", b="2"}"#);
         l.set("a", "");
         assert_eq!(l.get("a"), None);
+    }
+
+    #[test]
+    fn get_finds_labels_in_small_and_large_sets() {
+        for size in [1, 8, 9, 30] {
+            let l = Labels::from_pairs((0..size).map(|i| (format!("n{i:02}"), format!("v{i}"))));
+            for i in 0..size {
+                assert_eq!(l.get(&format!("n{i:02}")), Some(format!("v{i}").as_str()));
+            }
+            assert_eq!(l.get("n"), None);
+            assert_eq!(l.get("zz"), None);
+        }
+    }
+
+    #[test]
+    fn clones_share_and_a_change_copies() {
+        let a = Labels::from_pairs([("job", "x"), ("instance", "1")]);
+        let mut b = a.clone();
+        assert!(Arc::ptr_eq(&a.0, &b.0));
+        b.set("job", "y");
+        assert_eq!(a.get("job"), Some("x"));
+        assert_eq!(b.get("job"), Some("y"));
+        assert_eq!(a.without_metric_name(), a);
     }
 }

@@ -134,10 +134,11 @@ impl<'a> BitReader<'a> {
 /// never has its address taken and stays in a register while decoding.
 #[inline(never)]
 fn tail_word(bytes: &[u8], byte: usize) -> u64 {
-    let mut eight = [0u8; 8];
+    // At most seven bytes: shifting them in beats a call to copy them.
     let rest = bytes.get(byte..).unwrap_or_default();
-    eight[..rest.len()].copy_from_slice(rest);
-    u64::from_be_bytes(eight)
+    rest.iter()
+        .zip((0..8).rev())
+        .fold(0, |word, (&b, i)| word | u64::from(b) << (8 * i))
 }
 
 fn low_mask(bits: u32) -> u64 {

@@ -275,17 +275,18 @@ fn points_for(
 impl SeriesData {
     /// See [`Series::samples_between`].
     fn samples_between(&mut self, mint: i64, maxt: i64) -> (Vec<Sample>, isize) {
-        let overlaps = |min_t: i64, max_t: i64| max_t >= mint && min_t <= maxt;
+        // Chunks are in time order: the closed ones that overlap the range
+        // start at the first that ends at or after `mint`, found by halving
+        // rather than by looking at every chunk.
+        let first = self.closed.partition_point(|c| c.max_t < mint);
+        let head_overlaps = self.head.max_t() >= mint && self.head.min_t() <= maxt;
         // The chunk the range starts in, if it starts after that chunk's
         // first sample: the next read of the same window resumes near mint.
-        let start_chunk = self
-            .closed
-            .iter()
-            .map(|c| (c.min_t, c.max_t))
-            .chain(std::iter::once((self.head.min_t(), self.head.max_t())))
-            .find(|&(min_t, max_t)| overlaps(min_t, max_t))
-            .map(|(min_t, _)| min_t)
-            .filter(|&min_t| mint > min_t);
+        let start_chunk = match self.closed.get(first) {
+            Some(c) if c.min_t <= maxt => Some(c.min_t),
+            _ => head_overlaps.then(|| self.head.min_t()),
+        }
+        .filter(|&min_t| mint > min_t);
         let bytes_before = self.chunk_bytes;
         let slot = start_chunk.and_then(|min_t| self.resume_slot(min_t));
         let SeriesData {
@@ -296,8 +297,8 @@ impl SeriesData {
         } = self;
         // Only the chunk the range starts in uses and leaves resume points.
         let slot = slot.zip(start_chunk);
-        let closed = closed.iter().filter(|c| overlaps(c.min_t, c.max_t));
-        let head = overlaps(head.min_t(), head.max_t()).then_some(&*head);
+        let closed = closed.range(first..).take_while(|c| c.min_t <= maxt);
+        let head = head_overlaps.then_some(&*head);
         // Sized for every sample of the chunks at once: growing the vector
         // while decoding costs more than the decoding.
         let capacity = closed.clone().map(|c| c.count as usize).sum::<usize>()
