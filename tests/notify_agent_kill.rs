@@ -246,3 +246,39 @@ fn sigkill_mid_delivery_then_restart_delivers_each_notification_once() {
         "the restarted agent counts what it delivered"
     );
 }
+
+/// A receiver that answers 404 loses the notification: the agent says so
+/// in its snapshot (for the dashboard) and its `/metrics`, and keeps going.
+#[test]
+fn a_permanent_failure_shows_in_the_snapshot_and_metrics() {
+    let app = FixtureServer::start();
+    let app_url = app.route("/metrics", Behavior::Body("text/plain", NOT_READY.into()));
+    let hook = app.route("/hook", Behavior::Status(404));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let agent = start_agent(&write_config(dir.path(), &app_url, &hook));
+    let snapshot = agent.snapshot_where("the delivery failure reported", |s| {
+        s.receivers
+            .iter()
+            .any(|r| r.last_error.as_ref().is_some_and(|e| e.permanent))
+    });
+    let receiver = &snapshot.receivers[0];
+    assert_eq!(
+        (receiver.name.as_str(), receiver.kind.as_str()),
+        ("hook", "webhook")
+    );
+    assert_eq!(receiver.pending, 0, "dropped, not retried");
+    let error = receiver.last_error.as_ref().expect("an error");
+    assert_eq!(error.status, Some(404));
+    assert!(error.notification.contains("ShardNotReady"), "{error:?}");
+    let metrics = agent.get("/metrics").bytes().expect("metrics body");
+    assert!(
+        exposition_value(
+            &metrics,
+            "opsdeck_notifications_failed_total",
+            &[("receiver", "hook")]
+        )
+        .is_some_and(|n| n >= 1.0),
+        "{}",
+        String::from_utf8_lossy(&metrics)
+    );
+}

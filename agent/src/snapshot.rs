@@ -8,7 +8,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::{NodeIdentity, ProcessStats, Snapshot, API_VERSION};
+use crate::api::{
+    NodeIdentity, ProcessStats, ReceiverError, ReceiverSummary, Snapshot, API_VERSION,
+};
 use crate::collect::{every, now_ms};
 use crate::config::ProcessField;
 use crate::profiles::{node_view_samples, NodeView, Profiles, NODE_VIEW_SOURCE};
@@ -91,7 +93,34 @@ impl SnapshotBuilder {
                 now,
             ),
             actions: self.state.actions.read().clone(),
+            receivers: self.receivers(),
         }
+    }
+
+    fn receivers(&self) -> Vec<ReceiverSummary> {
+        let statuses = match self.state.notifier.lock().as_ref() {
+            Some(notifier) => notifier.status(),
+            None => return Vec::new(),
+        };
+        statuses
+            .into_iter()
+            .map(|status| ReceiverSummary {
+                name: status.name,
+                kind: status.kind.as_str().to_string(),
+                pending: status.pending,
+                delivered_total: status.delivered_total,
+                failed_total: status.failed_total,
+                rate_limited_total: status.rate_limited_total,
+                last_delivered_ms: status.last_delivered_ms,
+                last_error: status.last_error.map(|e| ReceiverError {
+                    at_ms: e.at_ms,
+                    permanent: e.permanent,
+                    status: e.status,
+                    message: e.message,
+                    notification: e.notification,
+                }),
+            })
+            .collect()
     }
 }
 

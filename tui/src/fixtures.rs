@@ -70,6 +70,23 @@ pub fn snapshot(name: &str, shards: usize, variant: usize) -> Snapshot {
         targets: vec![],
         alerts: vec![],
         actions: vec![],
+        receivers: vec![],
+    }
+}
+
+fn receiver(
+    name: &str,
+    last_error: Option<opsdeck_agent::api::ReceiverError>,
+) -> opsdeck_agent::api::ReceiverSummary {
+    opsdeck_agent::api::ReceiverSummary {
+        name: name.into(),
+        kind: if name.contains("discord") { "discord" } else { "slack" }.into(),
+        pending: usize::from(last_error.is_some()),
+        delivered_total: 12,
+        failed_total: u64::from(last_error.is_some()),
+        rate_limited_total: 0,
+        last_delivered_ms: Some(NOW_MS - 300_000),
+        last_error,
     }
 }
 
@@ -199,6 +216,19 @@ pub fn mixed_fleet() -> FleetState {
             step: Some("wait_until drained".into()),
             requested_by: "alice".into(),
         }];
+        s.receivers = vec![
+            receiver("oncall-slack", None),
+            receiver(
+                "discord-ops",
+                Some(opsdeck_agent::api::ReceiverError {
+                    at_ms: NOW_MS - 120_000,
+                    permanent: true,
+                    status: Some(404),
+                    message: "Unknown Webhook".into(),
+                    notification: "[FIRING:1] ShardDown".into(),
+                }),
+            ),
+        ];
     }
     if let Some(s) = fleet.agents[2].snapshot.as_mut() {
         s.alerts = vec![alert(

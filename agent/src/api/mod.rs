@@ -26,6 +26,10 @@ pub struct Snapshot {
     pub targets: Vec<TargetStatus>,
     pub alerts: Vec<AlertSummary>,
     pub actions: Vec<ActionSummary>,
+    /// Notification receivers and how delivery to them goes (added in
+    /// 0.1 without a version bump: older agents send none).
+    #[serde(default)]
+    pub receivers: Vec<ReceiverSummary>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -160,6 +164,37 @@ pub struct ActionSummary {
     pub started_at_ms: i64,
     pub step: Option<String>,
     pub requested_by: String,
+}
+
+/// One notification receiver's delivery state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReceiverSummary {
+    pub name: String,
+    /// `slack`, `discord`, `webhook` or `alertmanager`.
+    pub kind: String,
+    /// Notifications in the outbox, not yet acknowledged.
+    pub pending: usize,
+    pub delivered_total: u64,
+    /// Notifications given up on: the receiver answered a 4xx (not 429).
+    pub failed_total: u64,
+    pub rate_limited_total: u64,
+    /// Unix milliseconds.
+    pub last_delivered_ms: Option<i64>,
+    pub last_error: Option<ReceiverError>,
+}
+
+/// The last failed delivery attempt to a receiver.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReceiverError {
+    /// Unix milliseconds.
+    pub at_ms: i64,
+    /// True when the notification was dropped (a 4xx), false while it is
+    /// retried.
+    pub permanent: bool,
+    pub status: Option<u16>,
+    pub message: String,
+    /// The notification's title.
+    pub notification: String,
 }
 
 /// One event on `GET /api/v1/stream` (server-sent events). The SSE `event:`

@@ -198,6 +198,7 @@ mod tests {
             targets: Vec::new(),
             alerts: Vec::new(),
             actions: Vec::new(),
+            receivers: Vec::new(),
         }
     }
 

@@ -62,12 +62,18 @@ fn draw_header(
     let mut counts = [0usize; 4];
     let mut critical = 0;
     let mut warning = 0;
+    let mut undelivered = 0;
     for agent in &fleet.agents {
         counts[agent.health(now_ms) as usize] += 1;
         if let Some(snapshot) = &agent.snapshot {
             let firing = crate::fleet::summary::firing_counts(snapshot);
             critical += firing.critical;
             warning += firing.warning;
+            let failing = snapshot
+                .receivers
+                .iter()
+                .any(|r| node::delivery_problem(r, now_ms).is_some());
+            undelivered += usize::from(failing);
         }
     }
     let mut spans = vec![
@@ -102,6 +108,11 @@ fn draw_header(
         format!(" {warning} warn"),
         if warning > 0 { theme.warn } else { theme.muted },
     ));
+    if undelivered > 0 {
+        // Nodes whose pages do not arrive (kept short for 80 columns);
+        // the node view says which receiver and why.
+        spans.push(Span::styled(format!(" │ ✉✕{undelivered}"), theme.bad));
+    }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 

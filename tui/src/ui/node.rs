@@ -1,7 +1,7 @@
 //! One node: CPU and heap charts from the fleet state's history, pool
 //! gauges, the shard table, and the node's alerts and actions.
 
-use opsdeck_agent::api::{AlertState, PoolStats, Snapshot};
+use opsdeck_agent::api::{AlertState, PoolStats, ReceiverSummary, Snapshot};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
@@ -310,6 +310,14 @@ fn draw_alerts_and_actions(
     };
     let width = inner.width as usize;
     let mut lines: Vec<Line> = Vec::new();
+    // Healthy receivers stay quiet; a page that cannot be delivered must
+    // not, and it goes first: the panel may be too short for the rest.
+    for receiver in &snapshot.receivers {
+        if let Some((text, permanent)) = delivery_problem(receiver, now_ms) {
+            let style = if permanent { theme.bad } else { theme.warn };
+            lines.push(Line::styled(truncate(&text, width), style));
+        }
+    }
     let mut alerts: Vec<_> = snapshot.alerts.iter().collect();
     alerts.sort_by_key(|a| {
         (
@@ -350,4 +358,43 @@ fn draw_alerts_and_actions(
         lines.push(Line::styled("no alerts, no actions", theme.muted));
     }
     frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// How long a dropped notification stays on screen after it was dropped.
+const DROPPED_SHOWN_MS: i64 = 3_600_000;
+
+/// `✉ discord-ops: dropped [FIRING:1] ShardDown: 404 Unknown Webhook 2m`
+/// for a receiver whose last delivery failed, and whether it was given up
+/// on (shown for an hour even if later ones went through: that page was
+/// lost); `None` when deliveries are going through.
+pub(super) fn delivery_problem(
+    receiver: &ReceiverSummary,
+    now_ms: i64,
+) -> Option<(String, bool)> {
+    let error = receiver.last_error.as_ref()?;
+    let recovered = receiver
+        .last_delivered_ms
+        .is_some_and(|delivered| delivered > error.at_ms)
+        && receiver.pending == 0;
+    let shown = if error.permanent {
+        now_ms - error.at_ms < DROPPED_SHOWN_MS
+    } else {
+        !recovered
+    };
+    if !shown {
+        return None;
+    }
+    let status = error.status.map(|s| format!("{s} ")).unwrap_or_default();
+    let what = if error.permanent {
+        format!("dropped {}", error.notification)
+    } else {
+        format!("retrying, {} waiting", receiver.pending)
+    };
+    let text = format!(
+        "✉ {}: {what}: {status}{} {}",
+        receiver.name,
+        error.message,
+        age_ms(error.at_ms, now_ms)
+    );
+    Some((text, error.permanent))
 }
