@@ -166,6 +166,9 @@ impl Notifier {
     /// Per-receiver delivery status, for the snapshot and the TUI.
     pub fn status(&self) -> Vec<ReceiverStatus> {
         let mut statuses = self.status.snapshot();
+        if statuses.is_empty() {
+            return statuses;
+        }
         match self.outbox.pending() {
             Ok(pending) => {
                 for status in &mut statuses {
