@@ -344,6 +344,11 @@ impl ResumePoints {
         self.points.capacity() * std::mem::size_of::<ResumePoint>()
     }
 
+    /// How many samples a read from `mint` skips by resuming.
+    pub(crate) fn samples_before(&self, mint: i64) -> u32 {
+        self.last_before(mint).map_or(0, |p| p.decoded)
+    }
+
     /// The last point before `mint`.
     fn last_before(&self, mint: i64) -> Option<ResumePoint> {
         self.points.iter().rev().find(|p| p.t < mint).copied()

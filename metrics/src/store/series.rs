@@ -299,10 +299,16 @@ impl SeriesData {
         let slot = slot.zip(start_chunk);
         let closed = closed.range(first..).take_while(|c| c.min_t <= maxt);
         let head = head_overlaps.then_some(&*head);
-        // Sized for every sample of the chunks at once: growing the vector
-        // while decoding costs more than the decoding.
-        let capacity = closed.clone().map(|c| c.count as usize).sum::<usize>()
-            + head.map_or(0, |h| h.count() as usize);
+        // Sized for every sample of the chunks at once, less those a resume
+        // point skips: growing the vector while decoding costs more than
+        // the decoding, and a vector much larger than needed is slower to
+        // allocate.
+        let skipped = slot
+            .and_then(|(i, _)| resume.get(i))
+            .map_or(0, |r| r.samples_before(mint));
+        let capacity = (closed.clone().map(|c| c.count as usize).sum::<usize>()
+            + head.map_or(0, |h| h.count() as usize))
+        .saturating_sub(skipped as usize);
         let mut out = Vec::with_capacity(capacity);
         let mut passed_maxt = false;
         for chunk in closed {
