@@ -316,21 +316,44 @@ struct ResumePoint {
     window: XorWindow,
 }
 
+impl ResumePoint {
+    /// Fills unused slots of [`ResumePoints`].
+    const UNUSED: ResumePoint = ResumePoint {
+        pos: 0,
+        decoded: 0,
+        t: 0,
+        delta: 0,
+        value_bits: 0,
+        scale: DecimalScale(0),
+        ints: IntTrack::Known {
+            last: None,
+            delta: 0,
+        },
+        window: XorWindow {
+            leading: 0,
+            trailing: 0,
+        },
+    };
+}
+
 /// Resume points in one chunk, named by its first timestamp, left by the
 /// reads that decoded it. A chunk's bits never change once written (a
 /// head only grows, and closing it copies the bits), so the points stay
-/// valid for as long as the chunk exists.
+/// valid for as long as the chunk exists. The points are held inline, not
+/// in a vector of their own: one memory access fewer per read.
 #[derive(Debug)]
 pub(crate) struct ResumePoints {
     chunk_min_t: i64,
-    points: Vec<ResumePoint>,
+    len: usize,
+    points: [ResumePoint; MAX_RESUME_POINTS],
 }
 
 impl ResumePoints {
     pub(crate) fn new(chunk_min_t: i64) -> Self {
         ResumePoints {
             chunk_min_t,
-            points: Vec::with_capacity(MAX_RESUME_POINTS),
+            len: 0,
+            points: [ResumePoint::UNUSED; MAX_RESUME_POINTS],
         }
     }
 
@@ -338,10 +361,15 @@ impl ResumePoints {
         self.chunk_min_t
     }
 
-    /// Heap bytes held; fixed, since the points never outgrow their
-    /// initial capacity.
-    pub(crate) fn heap_bytes(&self) -> usize {
-        self.points.capacity() * std::mem::size_of::<ResumePoint>()
+    fn recorded(&self) -> &[ResumePoint] {
+        self.points.get(..self.len).unwrap_or_default()
+    }
+
+    fn record(&mut self, point: ResumePoint) {
+        if let Some(slot) = self.points.get_mut(self.len) {
+            *slot = point;
+            self.len += 1;
+        }
     }
 
     /// How many samples a read from `mint` skips by resuming.
@@ -351,16 +379,16 @@ impl ResumePoints {
 
     /// The last point before `mint`.
     fn last_before(&self, mint: i64) -> Option<ResumePoint> {
-        self.points.iter().rev().find(|p| p.t < mint).copied()
+        self.recorded().iter().rev().find(|p| p.t < mint).copied()
     }
 
     /// Whether a point is due after `decoded` samples, the last at `t`.
     fn due(&self, decoded: u32, t: i64) -> bool {
-        if self.points.len() >= MAX_RESUME_POINTS {
+        if self.len >= MAX_RESUME_POINTS {
             return false;
         }
         let (last_decoded, last_t) = self
-            .points
+            .recorded()
             .last()
             .map_or((0, self.chunk_min_t), |p| (p.decoded, p.t));
         decoded > last_decoded
@@ -396,7 +424,7 @@ impl<'a> ChunkSamples<'a> {
             if let Some(points) = resume.as_deref_mut() {
                 let decoded = count - samples.remaining;
                 if points.due(decoded, sample.t) {
-                    points.points.push(samples.resume_point(decoded));
+                    points.record(samples.resume_point(decoded));
                 }
             }
             if sample.t > maxt {
@@ -872,12 +900,13 @@ mod tests {
                 }
                 appended = (appended + grow).min(samples.len());
                 let at = |i: usize| samples[i % samples.len()].t + (i as i64 % 3) - 1;
-                let range = (at(from.min(to)), at(from.max(to)));
+                let (a, b) = (at(from), at(to));
+                let range = (a.min(b), a.max(b));
                 read(&|out, p| head.extend_between(range, out, p), &mut points)?;
                 let closed = head.freeze();
                 read(&|out, p| closed.extend_between(range, out, p), &mut points)?;
             }
-            prop_assert!(points.points.len() <= MAX_RESUME_POINTS);
+            prop_assert!(points.recorded().len() <= MAX_RESUME_POINTS);
         }
 
         #[test]

@@ -357,13 +357,9 @@ impl SeriesData {
         Some(slot)
     }
 
+    /// Heap bytes of the resume points (held inline in the vector).
     fn resume_bytes(&self) -> usize {
         self.resume.capacity() * size_of::<ResumePoints>()
-            + self
-                .resume
-                .iter()
-                .map(ResumePoints::heap_bytes)
-                .sum::<usize>()
     }
 
     /// Moves the full head into the closed chunks and opens a new head with
