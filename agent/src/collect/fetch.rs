@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
 
 #[derive(Debug, thiserror::Error)]
@@ -22,19 +21,19 @@ pub(crate) enum FetchError {
     Body(String),
 }
 
-/// The response body and its `Content-Type`.
-pub(crate) struct Fetched {
-    pub body: Bytes,
-    pub content_type: Option<String>,
-}
-
-/// Sends `request` and reads at most `limit` bytes of body, all within `timeout`.
+/// Sends `request` and reads at most `limit` bytes of body into `body`
+/// (cleared first), all within `timeout`; returns the `Content-Type`.
+/// A caller that fetches on an interval passes the same buffer each time,
+/// so a scrape of a few hundred kilobytes does not allocate and grow a
+/// fresh one every second.
 pub(crate) async fn fetch(
     request: reqwest::RequestBuilder,
     timeout: Duration,
     limit: u64,
-) -> Result<Fetched, FetchError> {
-    tokio::time::timeout(timeout, fetch_unbounded_time(request, limit))
+    body: &mut Vec<u8>,
+) -> Result<Option<String>, FetchError> {
+    body.clear();
+    tokio::time::timeout(timeout, fetch_unbounded_time(request, limit, body))
         .await
         .map_err(|_| FetchError::Timeout(timeout))?
 }
@@ -42,7 +41,8 @@ pub(crate) async fn fetch(
 async fn fetch_unbounded_time(
     request: reqwest::RequestBuilder,
     limit: u64,
-) -> Result<Fetched, FetchError> {
+    body: &mut Vec<u8>,
+) -> Result<Option<String>, FetchError> {
     let response = request.send().await.map_err(|err| {
         let err = err.without_url();
         FetchError::Connect(error_chain(&err))
@@ -51,7 +51,8 @@ async fn fetch_unbounded_time(
     if !status.is_success() {
         return Err(FetchError::Status(status.as_u16()));
     }
-    if response.content_length().is_some_and(|len| len > limit) {
+    let expected = response.content_length();
+    if expected.is_some_and(|len| len > limit) {
         return Err(FetchError::TooLarge(limit));
     }
     let content_type = response
@@ -59,7 +60,10 @@ async fn fetch_unbounded_time(
         .get(reqwest::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let mut body = BytesMut::new();
+    // The length is of the encoded body; with gzip the buffer still grows.
+    if let Some(len) = expected.and_then(|len| usize::try_from(len).ok()) {
+        body.reserve_exact(len);
+    }
     let mut stream = response.bytes_stream();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|err| FetchError::Body(error_chain(&err.without_url())))?;
@@ -68,10 +72,11 @@ async fn fetch_unbounded_time(
         }
         body.extend_from_slice(&chunk);
     }
-    Ok(Fetched {
-        body: body.freeze(),
-        content_type,
-    })
+    // A target whose body shrank for good does not keep the old buffer.
+    if body.capacity() > 2 * body.len() {
+        body.shrink_to(body.len());
+    }
+    Ok(content_type)
 }
 
 /// "error sending request: connection refused": the error and its causes,

@@ -95,20 +95,19 @@ impl JsonStatsCollector {
             .client
             .get(self.endpoint.url.clone())
             .header(reqwest::header::ACCEPT, "application/json");
+        let mut body = Vec::new();
         let fetched = fetch(
             request,
             self.endpoint.timeout,
             self.endpoint.body_size_limit.bytes(),
+            &mut body,
         )
         .await;
-        let fetched = match fetched {
-            Ok(fetched) => fetched,
-            Err(err) => {
-                self.state.store.mark_source_stale(&self.endpoint.name, t);
-                return Err(err.into());
-            }
-        };
-        let document: Value = match serde_json::from_slice(&fetched.body) {
+        if let Err(err) = fetched {
+            self.state.store.mark_source_stale(&self.endpoint.name, t);
+            return Err(err.into());
+        }
+        let document: Value = match serde_json::from_slice(&body) {
             Ok(document) => document,
             Err(err) => {
                 self.state.store.mark_source_stale(&self.endpoint.name, t);

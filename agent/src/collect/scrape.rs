@@ -7,11 +7,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use opsdeck_metrics::exposition::{self, Format, SampleRef};
-use opsdeck_metrics::{Labels, METRIC_NAME};
+use opsdeck_metrics::{Label, Labels, METRIC_NAME};
 use parking_lot::Mutex;
 use tokio_util::sync::CancellationToken;
 
 use series_cache::SeriesCache;
+use timestamps::ScrapeTimestamps;
 
 use super::fetch::{fetch, FetchError};
 use super::{every, now_ms, redacted_url};
@@ -19,6 +20,7 @@ use crate::config::{AcceptFormat, ScrapeTargetConfig};
 use crate::state::AgentState;
 
 mod series_cache;
+mod timestamps;
 
 #[derive(Debug, thiserror::Error)]
 enum ScrapeError {
@@ -27,6 +29,9 @@ enum ScrapeError {
     #[error("invalid exposition at {0}")]
     Parse(#[from] exposition::ParseError),
 }
+
+/// The series a scrape adds about itself, as Prometheus does.
+const REPORT_SERIES: [&str; 3] = ["up", "scrape_duration_seconds", "scrape_samples_scraped"];
 
 pub(crate) struct Scraper {
     target: ScrapeTargetConfig,
@@ -37,6 +42,13 @@ pub(crate) struct Scraper {
     /// Held only while a fetched body is parsed and stored; scrapes of one
     /// target never overlap.
     parsing: Mutex<Parsing>,
+    /// The body buffer, taken out while a scrape fetches into it.
+    body: Mutex<Vec<u8>>,
+    timestamps: Mutex<ScrapeTimestamps>,
+    /// `up`, `scrape_duration_seconds` and `scrape_samples_scraped`, with
+    /// the target labels: built once, so that the store finds their series
+    /// by pointer.
+    report_labels: [Labels; 3],
 }
 
 /// What a scrape reuses from the previous one.
@@ -44,7 +56,7 @@ pub(crate) struct Scraper {
 struct Parsing {
     series: SeriesCache,
     /// The latest scrape's samples, kept for its capacity.
-    samples: Vec<(Arc<Labels>, f64)>,
+    samples: Vec<(Labels, f64)>,
 }
 
 impl Scraper {
@@ -57,12 +69,20 @@ impl Scraper {
         target_labels.set("job", target.name.clone());
         target_labels.set("instance", instance(&target.url));
         state.register_source(&target.name, &redacted_url(&target.url));
+        let report_labels = REPORT_SERIES.map(|name| {
+            let mut labels = target_labels.clone();
+            labels.set(METRIC_NAME, name);
+            labels
+        });
         Scraper {
+            timestamps: Mutex::new(ScrapeTimestamps::new(target.interval)),
             target,
             client,
             state,
             target_labels,
             parsing: Mutex::default(),
+            body: Mutex::default(),
+            report_labels,
         }
     }
 
@@ -76,7 +96,7 @@ impl Scraper {
 
     async fn scrape_once(&self) {
         let started = Instant::now();
-        let t = now_ms();
+        let t = self.timestamps.lock().stamp(now_ms());
         let result = self.fetch_and_store(t).await;
         let duration = started.elapsed().as_secs_f64();
         let (up, samples) = match &result {
@@ -87,14 +107,8 @@ impl Scraper {
                 (0.0, 0.0)
             }
         };
-        for (name, value) in [
-            ("up", up),
-            ("scrape_duration_seconds", duration),
-            ("scrape_samples_scraped", samples),
-        ] {
-            let mut labels = self.target_labels.clone();
-            labels.set(METRIC_NAME, name);
-            if let Err(err) = self.state.store.append(&labels, t, value) {
+        for (labels, value) in self.report_labels.iter().zip([up, duration, samples]) {
+            if let Err(err) = self.state.store.append(labels, t, value) {
                 tracing::debug!(%err, "report series not stored");
             }
         }
@@ -108,6 +122,17 @@ impl Scraper {
 
     /// Fetches, parses and stores one scrape; the number of samples.
     async fn fetch_and_store(&self, t: i64) -> Result<usize, ScrapeError> {
+        let mut body = std::mem::take(&mut *self.body.lock());
+        let result = match self.fetch(&mut body).await {
+            Ok(content_type) => self.parse_and_store(&body, content_type.as_deref(), t),
+            Err(err) => Err(err.into()),
+        };
+        *self.body.lock() = body;
+        result
+    }
+
+    /// Fetches the target's exposition into `body`; its `Content-Type`.
+    async fn fetch(&self, body: &mut Vec<u8>) -> Result<Option<String>, FetchError> {
         let mut request = self
             .client
             .get(self.target.url.clone())
@@ -119,20 +144,29 @@ impl Scraper {
             request =
                 request.basic_auth(&basic.username, basic.password.as_ref().map(|p| p.expose()));
         }
-        let fetched = fetch(
+        fetch(
             request,
             self.target.timeout,
             self.target.body_size_limit.bytes(),
+            body,
         )
-        .await?;
-        let format = match fetched.content_type.as_deref() {
+        .await
+    }
+
+    fn parse_and_store(
+        &self,
+        body: &[u8],
+        content_type: Option<&str>,
+        t: i64,
+    ) -> Result<usize, ScrapeError> {
+        let format = match content_type {
             Some(ct) if ct.starts_with("application/openmetrics-text") => Format::OpenMetrics,
             _ => Format::PrometheusText,
         };
         let mut parsing = self.parsing.lock();
         let Parsing { series, samples } = &mut *parsing;
-        let mut visitor = series.scrape(samples, |sample| self.labels_of(sample));
-        exposition::parse_with(&fetched.body, format, &mut visitor)?;
+        let mut visitor = series.scrape(samples, |sample| labels_of(sample, &self.target_labels));
+        exposition::parse_with(body, format, &mut visitor)?;
         series.forget_unseen();
         let count = samples.len();
         // Exposition timestamps are not honoured: every sample is stored
@@ -140,28 +174,51 @@ impl Scraper {
         let outcome = self.state.store.ingest_scrape(
             &self.target.name,
             t,
-            samples.iter().map(|(labels, v)| (&**labels, *v)),
+            samples.iter().map(|(labels, v)| (labels, *v)),
         );
         if let Some(err) = outcome.first_error {
             tracing::debug!(target = %self.target.name, %err, "some samples were not stored");
         }
         Ok(count)
     }
+}
 
-    /// A sample's labels with the target labels added; a label the target
-    /// exposes itself under the same name is kept as `exported_<name>`, as
-    /// Prometheus does.
-    fn labels_of(&self, sample: &SampleRef<'_, '_>) -> Labels {
-        let mut labels = sample.to_labels();
-        for label in self.target_labels.iter() {
-            if let Some(exposed) = labels.get(&label.name) {
-                let exposed = exposed.to_string();
-                labels.set(format!("exported_{}", label.name), exposed);
-            }
-            labels.set(label.name.clone(), label.value.clone());
-        }
-        labels
+/// A sample's labels with the target labels added; a label the target
+/// exposes itself under the same name is kept as `exported_<name>`, as
+/// Prometheus does. Built in one vector of the final size: the label set
+/// lives as long as the series, so spare capacity would too.
+fn labels_of(sample: &SampleRef<'_, '_>, target_labels: &Labels) -> Labels {
+    let clashes = sample
+        .labels
+        .iter()
+        .any(|l| target_labels.get(l.name).is_some());
+    if clashes {
+        return labels_renaming_clashes(sample, target_labels);
     }
+    let mut labels = Vec::with_capacity(1 + sample.labels.len() + target_labels.len());
+    labels.push(Label {
+        name: METRIC_NAME.to_string(),
+        value: sample.name.to_string(),
+    });
+    labels.extend(sample.labels.iter().map(|l| Label {
+        name: l.name.to_string(),
+        value: l.value.to_string(),
+    }));
+    labels.extend(target_labels.iter().cloned());
+    Labels::from_distinct(labels)
+}
+
+/// [`labels_of`] for a sample exposing a target label's name.
+fn labels_renaming_clashes(sample: &SampleRef<'_, '_>, target_labels: &Labels) -> Labels {
+    let mut labels = sample.to_labels();
+    for label in target_labels.iter() {
+        if let Some(exposed) = labels.get(&label.name) {
+            let exposed = exposed.to_string();
+            labels.set(format!("exported_{}", label.name), exposed);
+        }
+        labels.set(label.name.clone(), label.value.clone());
+    }
+    labels
 }
 
 /// `host:port`, as Prometheus's `instance` label.
@@ -180,5 +237,48 @@ fn accept_header(accept: AcceptFormat) -> &'static str {
         AcceptFormat::Auto => "application/openmetrics-text;version=1.0.0;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
         AcceptFormat::Prometheus => "text/plain;version=0.0.4;q=1.0,*/*;q=0.1",
         AcceptFormat::OpenMetrics => "application/openmetrics-text;version=1.0.0,*/*;q=0.1",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opsdeck_metrics::exposition::{parse_with, Visitor};
+
+    /// The labels `labels_of` gives each sample of `body`.
+    fn labelled(body: &str, target: &Labels) -> Vec<Labels> {
+        struct Collect<'t>(&'t Labels, Vec<Labels>);
+        impl<'a> Visitor<'a> for Collect<'_> {
+            fn sample(&mut self, sample: &SampleRef<'a, '_>) {
+                self.1.push(labels_of(sample, self.0));
+            }
+        }
+        let mut visitor = Collect(target, Vec::new());
+        parse_with(body.as_bytes(), Format::PrometheusText, &mut visitor).unwrap();
+        visitor.1
+    }
+
+    #[test]
+    fn target_labels_are_added_and_clashing_ones_exported() {
+        let target = Labels::from_pairs([("job", "app"), ("instance", "h:1")]);
+        let got = labelled(
+            "a{x=\"1\",empty=\"\"} 1\nb{job=\"own\",y=\"2\"} 2\n",
+            &target,
+        );
+        let plain = Labels::from_pairs([
+            ("__name__", "a"),
+            ("x", "1"),
+            ("job", "app"),
+            ("instance", "h:1"),
+        ]);
+        assert_eq!(got[0], plain);
+        let clash = Labels::from_pairs([
+            ("__name__", "b"),
+            ("exported_job", "own"),
+            ("y", "2"),
+            ("job", "app"),
+            ("instance", "h:1"),
+        ]);
+        assert_eq!(got[1], clash);
     }
 }

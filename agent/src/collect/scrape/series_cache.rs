@@ -1,25 +1,31 @@
 //! The label sets of a target's series, kept between scrapes so that a
 //! sample of a series already seen costs a hash lookup of its text instead
-//! of a fresh `Labels` (about nine allocations per sample).
+//! of a fresh `Labels` (about nine allocations per sample). The cached
+//! label set is the one the store keeps (a shared `Labels`), so caching
+//! costs no second copy of the labels, and the store finds the series by
+//! pointer comparison.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
-use std::sync::Arc;
 
 use opsdeck_metrics::exposition::{SampleRef, Visitor};
 use opsdeck_metrics::Labels;
 
-/// Known series of one target, keyed by their exposed text, with the
-/// target labels already applied.
+/// Keys come from the scrape target's text; foldhash is seeded per process
+/// (some resistance to crafted collisions) and several times faster than
+/// the standard SipHash on these short keys.
+type KeyHasher = foldhash::fast::RandomState;
+
+/// Known series of one target, keyed by their exposed name and labels,
+/// with the target labels already applied.
 #[derive(Default)]
 pub(super) struct SeriesCache {
-    known: HashMap<Box<str>, Known>,
+    known: HashMap<Box<[u8]>, Known, KeyHasher>,
     /// Counts scrapes; a series not seen in the latest one is dropped.
     generation: u64,
 }
 
 struct Known {
-    labels: Arc<Labels>,
+    labels: Labels,
     seen_in: u64,
 }
 
@@ -29,7 +35,7 @@ impl SeriesCache {
     /// not seen before.
     pub(super) fn scrape<'c, F>(
         &'c mut self,
-        samples: &'c mut Vec<(Arc<Labels>, f64)>,
+        samples: &'c mut Vec<(Labels, f64)>,
         label: F,
     ) -> ScrapeVisitor<'c, F>
     where
@@ -40,7 +46,7 @@ impl SeriesCache {
         ScrapeVisitor {
             cache: self,
             samples,
-            key: String::new(),
+            key: Vec::new(),
             label,
         }
     }
@@ -60,9 +66,9 @@ impl SeriesCache {
 
 pub(super) struct ScrapeVisitor<'c, F> {
     cache: &'c mut SeriesCache,
-    samples: &'c mut Vec<(Arc<Labels>, f64)>,
+    samples: &'c mut Vec<(Labels, f64)>,
     /// Reused for every sample's key.
-    key: String,
+    key: Vec<u8>,
     label: F,
 }
 
@@ -73,15 +79,15 @@ where
     fn sample(&mut self, sample: &SampleRef<'a, '_>) {
         series_key(sample, &mut self.key);
         let generation = self.cache.generation;
-        let labels = match self.cache.known.get_mut(self.key.as_str()) {
+        let labels = match self.cache.known.get_mut(self.key.as_slice()) {
             Some(known) => {
                 known.seen_in = generation;
                 known.labels.clone()
             }
             None => {
-                let labels = Arc::new((self.label)(sample));
+                let labels = (self.label)(sample);
                 self.cache.known.insert(
-                    self.key.as_str().into(),
+                    self.key.as_slice().into(),
                     Known {
                         labels: labels.clone(),
                         seen_in: generation,
@@ -94,16 +100,22 @@ where
     }
 }
 
-/// The series' identity as text: the name, then each label as
-/// `,name=<value length>:value`. Label names cannot hold `,` or `=`, and
-/// the length prefix keeps any value unambiguous.
-fn series_key(sample: &SampleRef<'_, '_>, key: &mut String) {
+/// Separates the parts of a key: never found in UTF-8 text, so no name
+/// can hold it.
+const SEPARATOR: u8 = 0xff;
+
+/// The series' identity as bytes: the name, then each label as
+/// `SEPARATOR name SEPARATOR <value length> value`. The length prefix
+/// keeps any value unambiguous.
+fn series_key(sample: &SampleRef<'_, '_>, key: &mut Vec<u8>) {
     key.clear();
-    key.push_str(sample.name);
+    key.extend_from_slice(sample.name.as_bytes());
     for label in sample.labels {
-        // Writing to a String cannot fail.
-        let _ = write!(key, ",{}={}:", label.name, label.value.len());
-        key.push_str(&label.value);
+        key.push(SEPARATOR);
+        key.extend_from_slice(label.name.as_bytes());
+        key.push(SEPARATOR);
+        key.extend_from_slice(&label.value.len().to_le_bytes());
+        key.extend_from_slice(label.value.as_bytes());
     }
 }
 
@@ -112,7 +124,7 @@ mod tests {
     use super::*;
     use opsdeck_metrics::exposition::{parse_with, Format};
 
-    fn scrape(cache: &mut SeriesCache, body: &str, built: &mut usize) -> Vec<(Arc<Labels>, f64)> {
+    fn scrape(cache: &mut SeriesCache, body: &str, built: &mut usize) -> Vec<(Labels, f64)> {
         let mut samples = Vec::new();
         let counter = std::cell::Cell::new(0);
         let mut visitor = cache.scrape(&mut samples, |s| {
@@ -136,7 +148,7 @@ mod tests {
 
         let second = scrape(&mut cache, "a{x=\"1\"} 5\nb 6\n", &mut built);
         assert_eq!(built, 3, "known series reuse their labels");
-        assert!(Arc::ptr_eq(&first[0].0, &second[0].0));
+        assert_eq!(first[0].0, second[0].0);
         assert_eq!(cache.len(), 2, "a{{x=\"2\"}} was not exposed again");
 
         scrape(&mut cache, "a{x=\"2\"} 7\n", &mut built);
@@ -154,6 +166,6 @@ mod tests {
             &mut built,
         );
         assert_eq!(built, 2);
-        assert!(!Arc::ptr_eq(&samples[0].0, &samples[1].0));
+        assert_ne!(samples[0].0, samples[1].0);
     }
 }
