@@ -98,6 +98,7 @@ pub(crate) async fn run(
         }
     }
     let early_ms = i64::try_from(early.as_millis()).unwrap_or(i64::MAX);
+    let mut saved_empty = false;
     let mut ticker = tokio::time::interval(TICK);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -106,15 +107,18 @@ pub(crate) async fn run(
             _ = ticker.tick() => -early_ms,
             _ = state.fresh_samples.notified() => early_ms,
         };
-        evaluate(&state, &db, early_ms);
+        evaluate(&state, &db, early_ms, &mut saved_empty);
     }
 }
 
 /// One pass over the due groups; hands their alerts to the notifier and
-/// saves the alert state when any group ran.
-fn evaluate(state: &AgentState, db: &persist::Store, early_ms: i64) {
+/// saves the alert state when any group ran. `saved_empty` tells whether
+/// the state saved last held no alerts: restoring an empty state does
+/// nothing, so another empty one is not written, and an agent without
+/// alerts does not commit to its database every evaluation.
+fn evaluate(state: &AgentState, db: &persist::Store, early_ms: i64, saved_empty: &mut bool) {
     let now = now_ms();
-    let saved = {
+    let snapshot = {
         let mut evaluator = state.rules.lock();
         let ran = evaluator.eval_due_early(&state.store, now, early_ms);
         if ran > 0 {
@@ -122,16 +126,17 @@ fn evaluate(state: &AgentState, db: &persist::Store, early_ms: i64) {
                 notifier.ingest(notifications(&evaluator, now));
             }
         }
-        (ran > 0).then(|| serde_json::to_vec(&evaluator.snapshot(now)))
+        (ran > 0)
+            .then(|| evaluator.snapshot(now))
+            .filter(|snapshot| !(*saved_empty && snapshot.alerts.is_empty()))
     };
-    match saved {
-        Some(Ok(bytes)) => {
-            if let Err(err) = db.set_document(STATE_DOCUMENT, &bytes) {
-                tracing::warn!(%err, "cannot save the alert state");
-            }
-        }
-        Some(Err(err)) => tracing::warn!(%err, "alert state does not serialize"),
-        None => {}
+    let Some(snapshot) = snapshot else { return };
+    match serde_json::to_vec(&snapshot) {
+        Ok(bytes) => match db.set_document(STATE_DOCUMENT, &bytes) {
+            Ok(()) => *saved_empty = snapshot.alerts.is_empty(),
+            Err(err) => tracing::warn!(%err, "cannot save the alert state"),
+        },
+        Err(err) => tracing::warn!(%err, "alert state does not serialize"),
     }
 }
 

@@ -163,11 +163,36 @@ impl ProcessCollector {
             .ok_or(ProcessError::NoName(name))
     }
 
-    /// The root and, when configured, all its descendants.
+    /// The root and, when configured, all its descendants: followed down
+    /// from the root through the kernel's lists of children, which reads a
+    /// few files per process of the tree instead of every process's.
     fn tree(&self, root: ProcStat) -> Vec<ProcStat> {
         if !self.config.children {
             return vec![root];
         }
+        let mut tree = vec![root];
+        let mut i = 0;
+        while i < tree.len() {
+            let Some(kids) = procfs::children(&self.proc_root, tree[i].pid) else {
+                // No children files: the root has them if the kernel does,
+                // so this is the root, or a child that exited meanwhile.
+                if i == 0 {
+                    return self.tree_by_scan(root);
+                }
+                i += 1;
+                continue;
+            };
+            tree.extend(
+                kids.into_iter()
+                    .filter_map(|pid| procfs::read_stat(&self.proc_root, pid)),
+            );
+            i += 1;
+        }
+        tree
+    }
+
+    /// [`ProcessCollector::tree`] from a scan of every process's parent.
+    fn tree_by_scan(&self, root: ProcStat) -> Vec<ProcStat> {
         let all: Vec<ProcStat> = procfs::all_pids(&self.proc_root)
             .into_iter()
             .filter_map(|pid| procfs::read_stat(&self.proc_root, pid))
@@ -328,8 +353,16 @@ mod tests {
             interval: Duration::from_secs(1),
         };
         let mut c = collector(config, dir.path());
-        let stats = c.read().unwrap();
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        let stats = c.read();
+        let _ = child.kill();
+        let _ = child.wait();
+        let stats = stats.unwrap();
         assert!(stats.pids.contains(&std::process::id()));
+        assert!(stats.pids.contains(&child.id()), "children are in the tree");
         assert!(stats.rss_bytes.unwrap() > 0);
         assert!(stats.threads.unwrap() >= 1);
         assert_eq!(stats.restarts_seen, 0);

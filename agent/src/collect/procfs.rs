@@ -49,6 +49,24 @@ pub(crate) fn count_fds(proc_root: &Path, pid: u32) -> Option<u64> {
     Some(entries.count() as u64)
 }
 
+/// The children of `pid`, from each of its threads'
+/// `/proc/<pid>/task/<tid>/children` (a child belongs to the thread that
+/// forked it). `None` when the kernel does not provide these files
+/// (built without `CONFIG_PROC_CHILDREN`) or the process is gone; the
+/// caller then scans all of `/proc`.
+pub(crate) fn children(proc_root: &Path, pid: u32) -> Option<Vec<u32>> {
+    let tasks = std::fs::read_dir(proc_root.join(pid.to_string()).join("task")).ok()?;
+    let mut children = Vec::new();
+    for task in tasks {
+        let list = std::fs::read_to_string(task.ok()?.path().join("children")).ok()?;
+        children.extend(
+            list.split_whitespace()
+                .filter_map(|p| p.parse::<u32>().ok()),
+        );
+    }
+    Some(children)
+}
+
 /// Every numeric entry of `/proc`.
 pub(crate) fn all_pids(proc_root: &Path) -> Vec<u32> {
     std::fs::read_dir(proc_root)
@@ -130,6 +148,27 @@ mod tests {
         assert_eq!(stat.start_ticks, 98765);
         assert_eq!(stat.virtual_bytes, 1_234_567);
         assert_eq!(stat.rss_pages, 890);
+    }
+
+    #[test]
+    fn lists_the_children_of_this_process() {
+        let proc_root = Path::new("/proc");
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        let listed = children(proc_root, std::process::id());
+        let _ = child.kill();
+        let _ = child.wait();
+        if Path::new("/proc/self/task")
+            .join(std::process::id().to_string())
+            .join("children")
+            .exists()
+        {
+            assert!(listed.unwrap().contains(&child.id()));
+        } else {
+            assert_eq!(listed, None, "a kernel without CONFIG_PROC_CHILDREN");
+        }
     }
 
     #[test]
