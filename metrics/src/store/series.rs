@@ -222,6 +222,10 @@ impl Series {
         let oldest = data.closed.front().map_or(data.head.min_t(), |c| c.min_t);
         let resume_before = data.resume_bytes();
         data.resume.retain(|r| r.chunk_min_t() >= oldest);
+        if data.resume.is_empty() {
+            // Give the slots back; a later read makes them anew.
+            data.resume = Vec::new();
+        }
         freed.bytes += resume_before - data.resume_bytes();
         data.chunk_bytes -= freed.bytes;
         freed
