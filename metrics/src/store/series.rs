@@ -342,7 +342,8 @@ impl SeriesData {
         }
         let before = self.resume_bytes();
         let slot = if self.resume.len() < MAX_RESUME_CHUNKS {
-            self.resume.reserve_exact(MAX_RESUME_CHUNKS);
+            self.resume
+                .reserve_exact(MAX_RESUME_CHUNKS - self.resume.len());
             self.resume.push(ResumePoints::new(chunk_min_t));
             self.resume.len() - 1
         } else {
