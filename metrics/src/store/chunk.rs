@@ -7,6 +7,7 @@
 //! bit patterns, which keeps NaN payloads such as the stale marker exact.
 
 use super::bits::{BitReader, BitWriter};
+use super::series::{MAX_CHUNK_SPAN_MS, MAX_SAMPLES_PER_CHUNK};
 use crate::Sample;
 
 /// Bucket widths for timestamp delta-of-deltas, as in Prometheus. A zero,
@@ -294,10 +295,10 @@ enum IntTrack {
 }
 
 /// How far apart resume points are: a quarter of the most samples, or of
-/// the longest span, a chunk holds (see `series.rs`), so a chunk has at
-/// most four and a read resumes within a quarter chunk of where it starts.
-const RESUME_EVERY_SAMPLES: u32 = 60;
-const RESUME_EVERY_MS: i64 = 225_000;
+/// the longest span, a chunk holds, so a chunk has at most four and a read
+/// resumes within a quarter chunk of where it starts.
+const RESUME_EVERY_SAMPLES: u32 = MAX_SAMPLES_PER_CHUNK / 4;
+const RESUME_EVERY_MS: i64 = MAX_CHUNK_SPAN_MS / 4;
 const MAX_RESUME_POINTS: usize = 4;
 
 /// The decoder's state after one of a chunk's samples: decoding can resume

@@ -15,11 +15,11 @@ pub(crate) type SeriesId = u64;
 /// Prometheus's 120, because at 1 s scrapes the fixed cost of a chunk
 /// (about 50 bytes) would otherwise add 0.4 bytes to every sample, while a
 /// query still decodes at most one chunk it does not need.
-const MAX_SAMPLES_PER_CHUNK: u32 = 240;
+pub(crate) const MAX_SAMPLES_PER_CHUNK: u32 = 240;
 
 /// ...or once it spans this long, so that sparse series still free memory
 /// in steps much smaller than the default one-hour retention.
-const MAX_CHUNK_SPAN_MS: i64 = 15 * 60 * 1000;
+pub(crate) const MAX_CHUNK_SPAN_MS: i64 = 15 * 60 * 1000;
 
 /// A series keeps resume points (see `chunk.rs`) for at most this many
 /// chunks: the newest ones that reads started in, such as the chunks a
