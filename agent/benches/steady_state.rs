@@ -2,20 +2,31 @@
 //! second, with host and process collection and the default rule pack, in
 //! its own process; side by side with `prometheus-node-exporter` (when
 //! installed) scraped once a second. Reports CPU (% of one core) and RSS
-//! from /proc. Budget: RSS <= 12 MB, CPU <= 0.5 %; at most half of
-//! node_exporter's on both.
+//! from /proc, RSS split into anonymous memory (heap, stacks) and mapped
+//! files (mostly the executable's code), and the agent's share of
+//! node_exporter's figures. Budget: RSS <= 12 MB, CPU <= 0.5 %; at most
+//! half of node_exporter's on both.
 //!
-//! `cargo bench -p opsdeck-agent --bench steady_state` (release build);
+//! `cargo bench -p opsdeck-agent --bench steady_state` (release build).
 //! `OPSDECK_BENCH_SECONDS` sets the measured window (default 30 s, after a
-//! 10 s warm-up). Linux only.
+//! 10 s warm-up); the store grows until it holds the retention (1 h) of
+//! samples and range queries over it grow with it, so a window of a few
+//! minutes (`OPSDECK_BENCH_SECONDS=600`) shows the RSS an hour-old agent
+//! is heading for; the RSS is then also printed every minute.
+//! `OPSDECK_BENCH_AGENT_BINARY=target/release/opsdeck` measures that binary
+//! (`opsdeck agent --config …`) instead of this bench's own copy of the
+//! agent, whose code differs in size. Linux only.
 
 mod support;
 
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const CHILD_CONFIG_VAR: &str = "OPSDECK_BENCH_AGENT_CONFIG";
 const WARM_UP: Duration = Duration::from_secs(10);
+/// Windows at least this long also print the RSS every minute.
+const LONG_RUN_SECONDS: u64 = 120;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Ok(path) = std::env::var(CHILD_CONFIG_VAR) {
@@ -44,12 +55,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             std::process::id()
         ),
     )?;
-    let agent = Guard(
-        Command::new(std::env::current_exe()?)
-            .env(CHILD_CONFIG_VAR, &config)
-            .stdout(Stdio::null())
-            .spawn()?,
-    );
+    let agent = Guard(start_agent(&config)?);
     let exporter = start_node_exporter();
 
     std::thread::sleep(WARM_UP);
@@ -59,39 +65,66 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut agent_rss = Vec::new();
     let mut exporter_rss = Vec::new();
     let started = Instant::now();
-    for _ in 0..seconds {
+    for second in 1..=seconds {
         let tick = Instant::now();
         if let Some((exporter, url)) = &exporter {
             let _ = client.get(url).send().and_then(|r| r.bytes());
-            exporter_rss.extend(Usage::read(exporter.0.id()).map(|u| u.rss_bytes));
+            exporter_rss.extend(Usage::read(exporter.0.id()).map(|u| u.memory));
         }
-        agent_rss.extend(Usage::read(agent.0.id()).map(|u| u.rss_bytes));
+        let reading = Usage::read(agent.0.id()).map(|u| u.memory);
+        if seconds >= LONG_RUN_SECONDS && second % 60 == 0 {
+            if let Some(m) = &reading {
+                println!(
+                    "  agent after {} s: {}",
+                    second + WARM_UP.as_secs(),
+                    m.describe()
+                );
+            }
+        }
+        agent_rss.extend(reading);
         std::thread::sleep(Duration::from_secs(1).saturating_sub(tick.elapsed()));
     }
     let elapsed = started.elapsed().as_secs_f64();
-    let report = |name: &str, start: Option<Usage>, pid: u32, rss: &[u64]| {
-        let (Some(start), Some(end)) = (start, Usage::read(pid)) else {
-            println!("{name}: could not read /proc/{pid}");
-            return;
-        };
-        let cpu = (end.cpu_seconds - start.cpu_seconds) / elapsed * 100.0;
-        let max = rss.iter().copied().max().unwrap_or(0) as f64 / 1048576.0;
-        let avg = rss.iter().sum::<u64>() as f64 / rss.len().max(1) as f64 / 1048576.0;
-        println!("{name}: CPU {cpu:.2} % of one core, RSS avg {avg:.1} MiB, max {max:.1} MiB over {elapsed:.0} s");
-    };
     println!("steady state: one {series}-series target scraped every 1 s, host + process collectors, default rules");
-    report("opsdeck agent", agent_start, agent.0.id(), &agent_rss);
-    match &exporter {
-        Some((e, _)) => report(
-            "prometheus-node-exporter (scraped every 1 s)",
-            exporter_start,
-            e.0.id(),
-            &exporter_rss,
-        ),
-        None => println!("prometheus-node-exporter not installed: no comparison"),
+    let agent_report = Report::new(agent_start, agent.0.id(), &agent_rss, elapsed);
+    print_report("opsdeck agent", agent_report.as_ref(), elapsed);
+    let Some((e, _)) = &exporter else {
+        println!("prometheus-node-exporter not installed: no comparison");
+        return Ok(());
+    };
+    let exporter_report = Report::new(exporter_start, e.0.id(), &exporter_rss, elapsed);
+    print_report(
+        "prometheus-node-exporter (scraped every 1 s)",
+        exporter_report.as_ref(),
+        elapsed,
+    );
+    if let (Some(a), Some(n)) = (&agent_report, &exporter_report) {
+        println!(
+            "agent / node_exporter: CPU {:.2}, RSS {:.2} (budget: at most 0.5 on both)",
+            a.cpu_percent / n.cpu_percent,
+            a.memory.rss / n.memory.rss
+        );
     }
     drop(runtime);
     Ok(())
+}
+
+/// The agent child: this bench binary in agent mode, or the binary named
+/// by `OPSDECK_BENCH_AGENT_BINARY` as `opsdeck agent` runs.
+fn start_agent(config: &Path) -> std::io::Result<Child> {
+    let mut command = match std::env::var_os("OPSDECK_BENCH_AGENT_BINARY") {
+        Some(binary) => {
+            let mut command = Command::new(binary);
+            command.arg("agent").arg("--config").arg(config);
+            command
+        }
+        None => {
+            let mut command = Command::new(std::env::current_exe()?);
+            command.env(CHILD_CONFIG_VAR, config);
+            command
+        }
+    };
+    command.stdout(Stdio::null()).spawn()
 }
 
 /// The child: an agent as `opsdeck agent` runs it.
@@ -129,10 +162,78 @@ fn start_node_exporter() -> Option<(Guard, String)> {
     Some((Guard(child), format!("http://127.0.0.1:{port}/metrics")))
 }
 
-/// CPU time and RSS of a process, from /proc.
+/// One process's figures over the window.
+struct Report {
+    cpu_percent: f64,
+    /// Averages over the per-second readings.
+    memory: Memory<f64>,
+    max_rss: f64,
+    last_rss: f64,
+}
+
+impl Report {
+    fn new(
+        start: Option<Usage>,
+        pid: u32,
+        readings: &[Memory<u64>],
+        elapsed: f64,
+    ) -> Option<Report> {
+        let (Some(start), Some(end)) = (start, Usage::read(pid)) else {
+            println!("could not read /proc/{pid}");
+            return None;
+        };
+        let mib = |bytes: u64| bytes as f64 / 1048576.0;
+        let n = readings.len().max(1) as f64;
+        let average = |field: fn(&Memory<u64>) -> u64| {
+            readings.iter().map(field).sum::<u64>() as f64 / n / 1048576.0
+        };
+        Some(Report {
+            cpu_percent: (end.cpu_seconds - start.cpu_seconds) / elapsed * 100.0,
+            memory: Memory {
+                rss: average(|m| m.rss),
+                anon: average(|m| m.anon),
+                file: average(|m| m.file),
+            },
+            max_rss: mib(readings.iter().map(|m| m.rss).max().unwrap_or(0)),
+            last_rss: mib(readings.last().map_or(0, |m| m.rss)),
+        })
+    }
+}
+
+fn print_report(name: &str, report: Option<&Report>, elapsed: f64) {
+    let Some(r) = report else { return };
+    println!(
+        "{name}: CPU {:.2} % of one core, RSS avg {:.1} MiB (anon {:.1}, file {:.1}), max {:.1} MiB, at the end {:.1} MiB, over {elapsed:.0} s",
+        r.cpu_percent, r.memory.rss, r.memory.anon, r.memory.file, r.max_rss, r.last_rss
+    );
+}
+
+/// Resident memory: all of it, anonymous (heap, stacks, relocated data)
+/// and file-backed (the executable and libraries' pages), as
+/// /proc/PID/status counts them.
+#[derive(Clone, Copy)]
+struct Memory<T> {
+    rss: T,
+    anon: T,
+    file: T,
+}
+
+impl Memory<u64> {
+    fn describe(&self) -> String {
+        let mib = |bytes: u64| bytes as f64 / 1048576.0;
+        format!(
+            "RSS {:.1} MiB (anon {:.1}, file {:.1})",
+            mib(self.rss),
+            mib(self.anon),
+            mib(self.file)
+        )
+    }
+}
+
+/// CPU time and memory of a process, from /proc.
 struct Usage {
     cpu_seconds: f64,
-    rss_bytes: u64,
+    memory: Memory<u64>,
 }
 
 impl Usage {
@@ -144,17 +245,24 @@ impl Usage {
         // SAFETY: sysconf only reads a system constant.
         let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-        let rss_kib: u64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))?
-            .trim()
-            .trim_end_matches(" kB")
-            .trim()
-            .parse()
-            .ok()?;
+        let kib = |key: &str| -> Option<u64> {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(key))?
+                .trim()
+                .trim_end_matches(" kB")
+                .trim()
+                .parse()
+                .ok()
+        };
         Some(Usage {
             cpu_seconds: ticks / hz,
-            rss_bytes: rss_kib * 1024,
+            memory: Memory {
+                rss: kib("VmRSS:")? * 1024,
+                anon: kib("RssAnon:")? * 1024,
+                // Shared memory is file-backed too (an executable on tmpfs).
+                file: (kib("RssFile:")? + kib("RssShmem:").unwrap_or(0)) * 1024,
+            },
         })
     }
 }
