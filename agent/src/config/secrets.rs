@@ -3,39 +3,14 @@
 //! environment (`OPSDECK_*`, and `OPSDECK_*_FILE` naming a file), which
 //! wins. A [`Secret`] never prints its value.
 
-use std::fmt;
 use std::path::Path;
-
-use serde::{Deserialize, Deserializer};
 
 use super::{AgentConfig, ConfigError, TokenConfig};
 
-/// A string that is never logged, printed or serialized.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-
-    /// The value, for the one place that sends it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
-}
-
-impl<'de> Deserialize<'de> for Secret {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d).map(Secret)
-    }
-}
+use opsdeck_alerts::notify::secret::env_name_part;
+/// A string that is never logged, printed or serialized: the same type
+/// the notification receivers' URLs use.
+pub use opsdeck_alerts::notify::Secret;
 
 /// Where environment variables come from; tests pass a map.
 pub(crate) type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
@@ -44,17 +19,7 @@ pub(crate) type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
 /// `OPSDECK_SCRAPE_<NAME>_`, the name upper-cased with anything but
 /// letters and digits turned into `_`.
 pub(crate) fn target_env_prefix(target: &str) -> String {
-    let name: String = target
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_uppercase()
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    format!("OPSDECK_SCRAPE_{name}_")
+    format!("OPSDECK_SCRAPE_{}_", env_name_part(target))
 }
 
 /// Applies `OPSDECK_*` overrides from `env`.
@@ -103,7 +68,7 @@ pub(crate) fn apply_env(config: &mut AgentConfig, env: Env<'_>) -> Result<(), Co
 /// `VAR`, or the contents of the file `VAR_FILE` names.
 fn from_env(env: Env<'_>, var: &str) -> Result<Option<Secret>, ConfigError> {
     if let Some(value) = env(var).filter(|v| !v.is_empty()) {
-        return Ok(Some(Secret(value)));
+        return Ok(Some(Secret::new(value)));
     }
     let file_var = format!("{var}_FILE");
     match env(&file_var).filter(|v| !v.is_empty()) {
@@ -182,7 +147,7 @@ fn read_secret_file(path: &Path, key: &str) -> Result<Secret, ConfigError> {
             format!("{} is empty", path.display()),
         ));
     }
-    Ok(Secret(value))
+    Ok(Secret::new(value))
 }
 
 #[cfg(test)]

@@ -393,17 +393,10 @@ impl NotificationsConfig {
 /// `OPSDECK_RECEIVER_<NAME>_URL`, the name upper-cased with anything but
 /// letters and digits turned into `_`.
 pub fn receiver_env_var(name: &str) -> String {
-    let name: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_uppercase()
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    format!("OPSDECK_RECEIVER_{name}_URL")
+    format!(
+        "OPSDECK_RECEIVER_{}_URL",
+        super::secret::env_name_part(name)
+    )
 }
 
 fn read_secret_file(path: &Path, key: &str) -> Result<Secret, ConfigError> {

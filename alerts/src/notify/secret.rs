@@ -32,6 +32,20 @@ impl fmt::Display for Secret {
     }
 }
 
+/// `name` as part of an environment variable's name: upper-cased, with
+/// anything but ASCII letters and digits turned into `_`.
+pub fn env_name_part(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 impl<'de> Deserialize<'de> for Secret {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         String::deserialize(d).map(Secret)
