@@ -5,9 +5,10 @@
 
 use std::path::Path;
 
+use opsdeck_alerts::notify::secret::env_name_part;
+
 use super::{AgentConfig, ConfigError, TokenConfig};
 
-use opsdeck_alerts::notify::secret::env_name_part;
 /// A string that is never logged, printed or serialized: the same type
 /// the notification receivers' URLs use.
 pub use opsdeck_alerts::notify::Secret;
