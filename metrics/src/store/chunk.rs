@@ -373,11 +373,6 @@ impl ResumePoints {
         }
     }
 
-    /// How many samples a read from `mint` skips by resuming.
-    pub(crate) fn samples_before(&self, mint: i64) -> u32 {
-        self.last_before(mint).map_or(0, |p| p.decoded)
-    }
-
     /// The last point before `mint`.
     fn last_before(&self, mint: i64) -> Option<ResumePoint> {
         self.recorded().iter().rev().find(|p| p.t < mint).copied()

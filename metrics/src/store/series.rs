@@ -303,16 +303,18 @@ impl SeriesData {
         let slot = slot.zip(start_chunk);
         let closed = closed.range(first..).take_while(|c| c.min_t <= maxt);
         let head = head_overlaps.then_some(&*head);
-        // Sized for every sample of the chunks at once, less those a resume
-        // point skips: growing the vector while decoding costs more than
-        // the decoding, and a vector much larger than needed is slower to
-        // allocate.
-        let skipped = slot
-            .and_then(|(i, _)| resume.get(i))
-            .map_or(0, |r| r.samples_before(mint));
-        let capacity = (closed.clone().map(|c| c.count as usize).sum::<usize>()
-            + head.map_or(0, |h| h.count() as usize))
-        .saturating_sub(skipped as usize);
+        // Sized for the samples the range is expected to hold, from each
+        // chunk's count and the part of its time span the range covers:
+        // growing the vector while decoding costs more than the decoding,
+        // and sizing it for whole chunks made a rule over thousands of
+        // series hold twice the memory it needs (which glibc then keeps).
+        let capacity = closed
+            .clone()
+            .map(|c| expected_in((mint, maxt), c.min_t, c.max_t, c.count as usize))
+            .sum::<usize>()
+            + head.map_or(0, |h| {
+                expected_in((mint, maxt), h.min_t(), h.max_t(), h.count() as usize)
+            });
         let mut out = Vec::with_capacity(capacity);
         let mut passed_maxt = false;
         for chunk in closed {
@@ -378,5 +380,36 @@ impl SeriesData {
         self.chunk_bytes -= self.head.heap_bytes();
         self.head = HeadChunk::new(t, v);
         self.chunk_bytes += self.head.heap_bytes();
+    }
+}
+
+/// How many of a chunk's `count` samples, spread over `[min_t, max_t]`,
+/// fall in `range`, assuming an even spread; one more, so that a short
+/// overlap is not sized at zero.
+fn expected_in(range: (i64, i64), min_t: i64, max_t: i64, count: usize) -> usize {
+    let span = i128::from(max_t) - i128::from(min_t);
+    let overlap = i128::from(range.1.min(max_t)) - i128::from(range.0.max(min_t));
+    if overlap < 0 {
+        return 0;
+    }
+    if span <= 0 {
+        return count;
+    }
+    let share = (count as i128 * overlap / span) as usize;
+    (share + 1).min(count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::expected_in;
+
+    #[test]
+    fn reads_are_sized_for_the_part_of_a_chunk_the_range_covers() {
+        // 240 samples a second apart; a 2-minute window at the end holds
+        // 120, and one is spare.
+        assert_eq!(expected_in((119_001, 239_000), 0, 239_000, 240), 121);
+        assert_eq!(expected_in((0, 500_000), 0, 239_000, 240), 240);
+        assert_eq!(expected_in((240_000, 300_000), 0, 239_000, 240), 0);
+        assert_eq!(expected_in((5_000, 5_000), 5_000, 5_000, 1), 1);
     }
 }
