@@ -1,11 +1,18 @@
 //! The label sets of a target's series, kept between scrapes so that a
-//! sample of a series already seen costs a hash lookup of its text instead
+//! sample of a series already seen costs a comparison of its text instead
 //! of a fresh `Labels` (about nine allocations per sample). The cached
 //! label set is the one the store keeps (a shared `Labels`), so caching
 //! costs no second copy of the labels, and the store finds the series by
 //! pointer comparison.
+//!
+//! Targets expose their series in the same order at every scrape, so each
+//! sample is first compared with the series at its position in the
+//! previous scrape: a sequential walk through memory, where a hash lookup
+//! per sample was bound by cache misses (16 % of the agent's CPU in the
+//! `steady_state` bench). Only samples out of place are looked up by key.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use opsdeck_metrics::exposition::{SampleRef, Visitor};
 use opsdeck_metrics::Labels;
@@ -15,18 +22,21 @@ use opsdeck_metrics::Labels;
 /// the standard SipHash on these short keys.
 type KeyHasher = foldhash::fast::RandomState;
 
-/// Known series of one target, keyed by their exposed name and labels,
-/// with the target labels already applied.
+/// A series' key (see [`series_key`]) and its label set, with the target
+/// labels already applied.
+type Series = (Arc<[u8]>, Labels);
+
+/// Known series of one target: those of the latest scrape.
 #[derive(Default)]
 pub(super) struct SeriesCache {
-    known: HashMap<Box<[u8]>, Known, KeyHasher>,
-    /// Counts scrapes; a series not seen in the latest one is dropped.
-    generation: u64,
-}
-
-struct Known {
-    labels: Labels,
-    seen_in: u64,
+    /// The latest scrape's series, in exposition order.
+    order: Vec<Series>,
+    /// The same series by key, for samples out of order.
+    known: HashMap<Arc<[u8]>, Labels, KeyHasher>,
+    /// The scrape in progress's series, in order; its buffer is reused.
+    next: Vec<Series>,
+    /// Whether the scrape in progress differs from the latest in order.
+    reordered: bool,
 }
 
 impl SeriesCache {
@@ -41,7 +51,8 @@ impl SeriesCache {
     where
         F: Fn(&SampleRef<'_, '_>) -> Labels,
     {
-        self.generation += 1;
+        self.next.clear();
+        self.reordered = false;
         samples.clear();
         ScrapeVisitor {
             cache: self,
@@ -51,11 +62,17 @@ impl SeriesCache {
         }
     }
 
-    /// Forgets the series the latest scrape did not expose, so the cache
-    /// follows the target's churn instead of growing with it.
+    /// Makes the finished scrape's series the known ones, forgetting those
+    /// it did not expose, so the cache follows the target's churn instead
+    /// of growing with it.
     pub(super) fn forget_unseen(&mut self) {
-        let generation = self.generation;
-        self.known.retain(|_, known| known.seen_in == generation);
+        let changed = self.reordered || self.next.len() != self.order.len();
+        std::mem::swap(&mut self.order, &mut self.next);
+        self.next.clear();
+        if changed {
+            self.known.clear();
+            self.known.extend(self.order.iter().cloned());
+        }
     }
 
     #[cfg(test)]
@@ -78,25 +95,23 @@ where
 {
     fn sample(&mut self, sample: &SampleRef<'a, '_>) {
         series_key(sample, &mut self.key);
-        let generation = self.cache.generation;
-        let labels = match self.cache.known.get_mut(self.key.as_slice()) {
-            Some(known) => {
-                known.seen_in = generation;
-                known.labels.clone()
-            }
+        let cache = &mut *self.cache;
+        let in_place = cache
+            .order
+            .get(cache.next.len())
+            .filter(|(key, _)| **key == *self.key);
+        let series = match in_place {
+            Some(series) => series.clone(),
             None => {
-                let labels = (self.label)(sample);
-                self.cache.known.insert(
-                    self.key.as_slice().into(),
-                    Known {
-                        labels: labels.clone(),
-                        seen_in: generation,
-                    },
-                );
-                labels
+                cache.reordered = true;
+                match cache.known.get_key_value(self.key.as_slice()) {
+                    Some((key, labels)) => (key.clone(), labels.clone()),
+                    None => (self.key.as_slice().into(), (self.label)(sample)),
+                }
             }
         };
-        self.samples.push((labels, sample.value));
+        self.samples.push((series.1.clone(), sample.value));
+        cache.next.push(series);
     }
 }
 
@@ -150,6 +165,11 @@ mod tests {
         assert_eq!(built, 3, "known series reuse their labels");
         assert_eq!(first[0].0, second[0].0);
         assert_eq!(cache.len(), 2, "a{{x=\"2\"}} was not exposed again");
+
+        let reordered = scrape(&mut cache, "b 7\na{x=\"1\"} 8\n", &mut built);
+        assert_eq!(built, 3, "series out of place are found by key");
+        assert_eq!(reordered[1].0, first[0].0);
+        assert_eq!(reordered[1].1, 8.0);
 
         scrape(&mut cache, "a{x=\"2\"} 7\n", &mut built);
         assert_eq!(built, 4);
