@@ -80,7 +80,12 @@ fn receiver(
 ) -> opsdeck_agent::api::ReceiverSummary {
     opsdeck_agent::api::ReceiverSummary {
         name: name.into(),
-        kind: if name.contains("discord") { "discord" } else { "slack" }.into(),
+        kind: if name.contains("discord") {
+            "discord"
+        } else {
+            "slack"
+        }
+        .into(),
         pending: usize::from(last_error.is_some()),
         delivered_total: 12,
         failed_total: u64::from(last_error.is_some()),

@@ -367,10 +367,7 @@ const DROPPED_SHOWN_MS: i64 = 3_600_000;
 /// for a receiver whose last delivery failed, and whether it was given up
 /// on (shown for an hour even if later ones went through: that page was
 /// lost); `None` when deliveries are going through.
-pub(super) fn delivery_problem(
-    receiver: &ReceiverSummary,
-    now_ms: i64,
-) -> Option<(String, bool)> {
+pub(super) fn delivery_problem(receiver: &ReceiverSummary, now_ms: i64) -> Option<(String, bool)> {
     let error = receiver.last_error.as_ref()?;
     let recovered = receiver
         .last_delivered_ms

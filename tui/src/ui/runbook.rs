@@ -358,7 +358,9 @@ pub fn draw_audit(frame: &mut Frame, pane: &AuditPane, theme: &Theme, now_ms: i6
     }
     match &pane.confirm_rollback {
         Some(action) => lines.push(Line::styled(
-            format!(" roll back interrupted action {action}? y: roll back · any other key: keep it"),
+            format!(
+                " roll back interrupted action {action}? y: roll back · any other key: keep it"
+            ),
             theme.bad,
         )),
         None if pane.rollback_candidate().is_some() => lines.push(Line::styled(
