@@ -21,11 +21,9 @@ use crate::config::{AgentConfig, ConfigError, RulesConfig};
 use crate::persist;
 use crate::state::AgentState;
 
-/// How often due groups are looked for. Well under the shortest useful
-/// interval (1 s): a group runs at most this late, and with a 1 s tick timer
-/// jitter sometimes put two evaluations 2 s apart, which showed as a 2 s
-/// tail in the alert latency benchmark.
-const TICK: Duration = Duration::from_millis(100);
+/// The longest the rule loop sleeps without groups to run (it wakes for
+/// every collection anyway).
+const IDLE_WAIT: Duration = Duration::from_secs(60);
 /// The longest the first evaluation waits for the first collections.
 const FIRST_COLLECTION_WAIT: Duration = Duration::from_secs(10);
 /// The database document holding the alert state.
@@ -77,10 +75,10 @@ pub(crate) fn restore(evaluator: &mut Evaluator, db: &persist::Store) {
 
 /// Runs rule groups right after a collection lands when they are due
 /// within `early`, so an alert fires on the scrape that shows its
-/// condition instead of up to an evaluation interval later; every
-/// [`TICK`] it runs groups that are overdue by `early` (or a tenth of
-/// their interval, if less) because no collection came, which keeps
-/// evaluations just after scrapes rather than racing them.
+/// condition instead of up to an evaluation interval later. Without a
+/// collection it sleeps until a group is overdue by `early` (or a tenth
+/// of its interval, if less) and runs it then, which keeps evaluations
+/// just after scrapes rather than racing them.
 /// See [`Evaluator::eval_due_early`].
 pub(crate) async fn run(
     state: Arc<AgentState>,
@@ -99,12 +97,17 @@ pub(crate) async fn run(
     }
     let early_ms = i64::try_from(early.as_millis()).unwrap_or(i64::MAX);
     let mut saved_empty = false;
-    let mut ticker = tokio::time::interval(TICK);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
+        // Asleep until a group is due (held by `early`) or samples land:
+        // no polling between evaluations.
+        let next_due = state.rules.lock().next_due(-early_ms);
+        let wait = next_due.map_or(IDLE_WAIT, |due| {
+            Duration::from_millis(u64::try_from(due.saturating_sub(now_ms())).unwrap_or(0))
+                .min(IDLE_WAIT)
+        });
         let early_ms = tokio::select! {
             _ = cancel.cancelled() => return,
-            _ = ticker.tick() => -early_ms,
+            _ = tokio::time::sleep(wait) => -early_ms,
             _ = state.fresh_samples.notified() => early_ms,
         };
         evaluate(&state, &db, early_ms, &mut saved_empty);

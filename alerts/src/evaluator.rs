@@ -112,17 +112,25 @@ impl Evaluator {
         };
         let mut ran = 0;
         for group in &mut self.groups {
-            let interval = group.interval_ms();
-            let early = early_ms.clamp(-interval / 10, interval / 2);
-            if group
-                .last_eval()
-                .is_none_or(|last| now - last >= interval - early)
-            {
+            if group.last_eval().is_none() || due_at(group, early_ms) <= now {
                 group.eval(&ctx, now);
                 ran += 1;
             }
         }
         ran
+    }
+
+    /// When [`eval_due_early`](Self::eval_due_early) with `early_ms` next
+    /// has a group to run: `None` without groups, a time not after the
+    /// last evaluation when one never ran.
+    pub fn next_due(&self, early_ms: i64) -> Option<i64> {
+        self.groups
+            .iter()
+            .map(|group| match group.last_eval() {
+                Some(_) => due_at(group, early_ms),
+                None => i64::MIN,
+            })
+            .min()
     }
 
     /// Every alert (pending, firing, recently resolved), by group and rule.
@@ -180,6 +188,17 @@ fn build_groups(
         .map(|spec| RuleGroup::from_spec(origin, spec, default_interval_ms))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| vec![e])
+}
+
+/// When a group that last ran is due, its due time moved `early_ms`
+/// sooner (at most half its interval) or later (at most a tenth).
+fn due_at(group: &RuleGroup, early_ms: i64) -> i64 {
+    let interval = group.interval_ms();
+    let early = early_ms.clamp(-interval / 10, interval / 2);
+    group
+        .last_eval()
+        .unwrap_or(i64::MIN)
+        .saturating_add(interval - early)
 }
 
 fn speed_up_holds(file: &mut rulefmt::RuleFile, speedup: f64) {
@@ -278,6 +297,8 @@ groups:
             "early by at most half the interval"
         );
         assert_eq!(e.eval_due_early(&store, 80_000, MIN), 1);
+        assert_eq!(e.next_due(-5_000), Some(80_000 + MIN + 5_000));
+        assert_eq!(e.next_due(MIN), Some(80_000 + MIN / 2));
         assert_eq!(
             e.eval_due_early(&store, 144_000, -5_000),
             0,
