@@ -205,9 +205,7 @@ pub async fn cancel_action(
     target: &AgentTarget,
     id: &str,
 ) -> Result<ActionRecord, ClientError> {
-    let path = format!("/api/v1/actions/{}/cancel", path_segment(id));
-    let request = target.authorize(http.post(target.endpoint(&path)));
-    decode(send(request).await?, "the cancelled action").await
+    steer_action(http, target, id, "cancel", "the cancelled action").await
 }
 
 /// `POST /api/v1/actions/{id}/rollback`: runs the rollback an agent
@@ -217,9 +215,20 @@ pub async fn rollback_action(
     target: &AgentTarget,
     id: &str,
 ) -> Result<ActionRecord, ClientError> {
-    let path = format!("/api/v1/actions/{}/rollback", path_segment(id));
+    steer_action(http, target, id, "rollback", "the action rolling back").await
+}
+
+/// `POST /api/v1/actions/{id}/{verb}`; the agent answers with the record.
+async fn steer_action(
+    http: &reqwest::Client,
+    target: &AgentTarget,
+    id: &str,
+    verb: &str,
+    what: &str,
+) -> Result<ActionRecord, ClientError> {
+    let path = format!("/api/v1/actions/{}/{verb}", path_segment(id));
     let request = target.authorize(http.post(target.endpoint(&path)));
-    decode(send(request).await?, "the action rolling back").await
+    decode(send(request).await?, what).await
 }
 
 /// `GET /api/v1/audit`: the most recent actions, newest first.
