@@ -186,7 +186,10 @@ impl<'a> Evaluator<'a> {
 
     /// Evaluates a range-vector argument (a matrix selector or a subquery,
     /// possibly in parentheses) into per-step windows.
-    pub fn eval_windows(&self, expr: &Expr, steps: &Steps) -> Result<Windows, QueryError> {
+    pub fn eval_windows<'e>(&self, expr: &'e Expr, steps: &Steps) -> Result<Windows<'e>, QueryError>
+    where
+        'a: 'e,
+    {
         match expr {
             Expr::Paren(p) => self.eval_windows(&p.expr, steps),
             Expr::MatrixSelector(ms) => Ok(selector::matrix(self, ms, steps)),
@@ -239,11 +242,7 @@ impl<'a> Evaluator<'a> {
                         .filter(|s| !s.samples.is_empty())
                         .collect()
                 };
-                Ok(Windows {
-                    series,
-                    range_ms: range,
-                    ends,
-                })
+                Ok(Windows::evaluated(series, range, ends))
             }
             other => Err(QueryError::exec(format!(
                 "expected a range vector, got {}",
@@ -275,18 +274,27 @@ impl<'a> Evaluator<'a> {
     }
 }
 
-impl Windows {
+impl Windows<'_> {
     /// The samples of each window as a plain matrix (instant queries only).
     fn into_matrix(self) -> Vec<SampleSeries> {
         let end = self.ends[0];
         let start = end.saturating_sub(self.range_ms);
-        self.series
-            .into_iter()
-            .filter_map(|mut s| {
-                s.samples.retain(|p| p.t > start && p.t <= end);
-                (!s.samples.is_empty()).then_some(s)
-            })
-            .collect()
+        let mut matrix = Vec::new();
+        self.for_each_series(|labels, drop_name, samples| {
+            let in_window: Vec<Sample> = samples
+                .iter()
+                .filter(|p| p.t > start && p.t <= end)
+                .copied()
+                .collect();
+            if !in_window.is_empty() {
+                matrix.push(SampleSeries {
+                    labels: labels.clone(),
+                    drop_name,
+                    samples: in_window,
+                });
+            }
+        });
+        matrix
     }
 }
 

@@ -80,27 +80,27 @@ pub(crate) fn eval(ev: &Evaluator, call: &Call, steps: &Steps) -> Result<Evaluat
         "absent_over_time" => {
             let windows = ev.eval_windows(arg(0)?, steps)?;
             let mut present = vec![false; steps.count];
-            for s in &windows.series {
+            windows.for_each_series(|_, _, samples| {
                 range_functions::for_each_window(
                     &windows.ends,
                     windows.range_ms,
-                    &s.samples,
+                    samples,
                     |step, w| {
                         present[step] |= !w.is_empty();
                     },
                 );
-            }
+            });
             absent(arg(0)?, steps, |step| present[step])
         }
         "predict_linear" => {
             let windows = ev.eval_windows(arg(0)?, steps)?;
             let duration = ev.eval_scalar(arg(1)?, steps)?;
-            range_functions::compute(name, windows, steps, &[duration])?
+            range_functions::compute(name, &windows, steps, &[duration])?
         }
         "quantile_over_time" => {
             let q = ev.eval_scalar(arg(0)?, steps)?;
             let windows = ev.eval_windows(arg(1)?, steps)?;
-            range_functions::compute(name, windows, steps, &[q])?
+            range_functions::compute(name, &windows, steps, &[q])?
         }
         "rate"
         | "irate"
@@ -126,13 +126,13 @@ pub(crate) fn eval(ev: &Evaluator, call: &Call, steps: &Steps) -> Result<Evaluat
         | "ts_of_min_over_time"
         | "ts_of_max_over_time" => {
             let windows = ev.eval_windows(arg(0)?, steps)?;
-            range_functions::compute(name, windows, steps, &[])?
+            range_functions::compute(name, &windows, steps, &[])?
         }
         "double_exponential_smoothing" => {
             let windows = ev.eval_windows(arg(0)?, steps)?;
             let smoothing = ev.eval_scalar(arg(1)?, steps)?;
             let trend = ev.eval_scalar(arg(2)?, steps)?;
-            range_functions::compute(name, windows, steps, &[smoothing, trend])?
+            range_functions::compute(name, &windows, steps, &[smoothing, trend])?
         }
         "histogram_quantile" => {
             let q = ev.eval_scalar(arg(0)?, steps)?;

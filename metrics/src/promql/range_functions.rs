@@ -19,22 +19,22 @@ pub(crate) struct Window {
 }
 
 /// Applies `f` to every non-empty window of every series. The name is
-/// dropped unless `keeps_name`.
+/// dropped unless `keeps_name`. The series are walked one at a time, so
+/// only one series' samples are in memory (see [`Windows`]).
 pub(crate) fn map_windows(
-    windows: Windows,
+    windows: &Windows,
     steps: &Steps,
     keeps_name: bool,
     mut f: impl FnMut(&[Sample], Window) -> Option<f64>,
 ) -> Vec<Series> {
-    let Windows {
-        series,
-        range_ms,
-        ends,
-    } = windows;
-    let mut out = Vec::with_capacity(series.len());
-    for s in series {
-        let mut points = vec![None; steps.count];
-        for_each_window(&ends, range_ms, &s.samples, |step, samples| {
+    let (ends, range_ms) = (&windows.ends, windows.range_ms);
+    let mut out = Vec::new();
+    // Each series' points are computed here, and copied out only for a
+    // series that has one.
+    let mut points = vec![None; steps.count];
+    windows.for_each_series(|labels, drop_name, samples| {
+        points.fill(None);
+        for_each_window(ends, range_ms, samples, |step, samples| {
             if samples.is_empty() {
                 return;
             }
@@ -48,12 +48,12 @@ pub(crate) fn map_windows(
         });
         if points.iter().any(Option::is_some) {
             out.push(Series {
-                labels: s.labels,
-                drop_name: s.drop_name || !keeps_name,
-                points,
+                labels: labels.clone(),
+                drop_name: drop_name || !keeps_name,
+                points: points.clone(),
             });
         }
-    }
+    });
     out
 }
 
@@ -84,7 +84,7 @@ pub(crate) fn for_each_window<'s>(
 /// step each.
 pub(crate) fn compute(
     name: &str,
-    windows: Windows,
+    windows: &Windows,
     steps: &Steps,
     scalars: &[Vec<f64>],
 ) -> Result<Vec<Series>, QueryError> {

@@ -6,16 +6,72 @@ use promql_parser::parser::{MatrixSelector, VectorSelector};
 
 use super::eval::{duration_ms, Evaluator, SampleSeries, Series, Steps};
 use crate::store::SeriesSamples;
-use crate::{is_stale_nan, MatchOp, Matcher, METRIC_NAME};
+use crate::{is_stale_nan, Labels, MatchOp, Matcher, Queryable, Sample, METRIC_NAME};
 
 /// A range-vector argument: the samples of each series, with the window
 /// `(end - range_ms, end]` every step looks at.
-#[derive(Debug)]
-pub(crate) struct Windows {
-    pub series: Vec<SampleSeries>,
+pub(crate) struct Windows<'a> {
+    source: Source<'a>,
     pub range_ms: i64,
     /// Window end per step; never decreasing.
     pub ends: Vec<i64>,
+}
+
+/// Where the series of a range vector come from.
+enum Source<'a> {
+    /// A matrix selector, read from the store one series at a time when
+    /// the windows are walked: a range function over thousands of series
+    /// holds one series' samples at a time, not all of them.
+    Selector {
+        db: &'a dyn Queryable,
+        vs: &'a VectorSelector,
+        mint: i64,
+        maxt: i64,
+    },
+    /// Series already evaluated (a subquery's).
+    Evaluated(Vec<SampleSeries>),
+}
+
+impl<'a> Windows<'a> {
+    /// The windows of series evaluated elsewhere.
+    pub fn evaluated(series: Vec<SampleSeries>, range_ms: i64, ends: Vec<i64>) -> Self {
+        Windows {
+            source: Source::Evaluated(series),
+            range_ms,
+            ends,
+        }
+    }
+
+    /// Calls `f` with each series that has samples: its labels, whether
+    /// its name is to be dropped, and its samples (oldest first, covering
+    /// every step's window, without stale markers). Each call's samples
+    /// are only valid during the call.
+    pub fn for_each_series(&self, mut f: impl FnMut(&Labels, bool, &[Sample])) {
+        match &self.source {
+            Source::Evaluated(series) => {
+                for s in series {
+                    f(&s.labels, s.drop_name, &s.samples);
+                }
+            }
+            Source::Selector { db, vs, mint, maxt } => {
+                // Range vectors never contain stale markers; a window
+                // holding one is copied without them into `kept`.
+                let mut kept: Vec<Sample> = Vec::new();
+                for_each_selected(*db, vs, *mint, *maxt, &mut |labels, samples| {
+                    let samples = if samples.iter().any(|p| is_stale_nan(p.v)) {
+                        kept.clear();
+                        kept.extend(samples.iter().filter(|p| !is_stale_nan(p.v)));
+                        &kept
+                    } else {
+                        samples
+                    };
+                    if !samples.is_empty() {
+                        f(labels, false, samples);
+                    }
+                });
+            }
+        }
+    }
 }
 
 /// The vector selector at every step: the newest sample within the lookback
@@ -36,7 +92,7 @@ pub(crate) fn instant_vector(
         Read::All
     };
     let selected = select(
-        ev,
+        ev.db,
         vs,
         min_ref.saturating_sub(ev.lookback_ms) + 1,
         max_ref,
@@ -68,26 +124,19 @@ pub(crate) fn instant_vector(
     out
 }
 
-/// A matrix selector's samples for all steps. Stale markers are dropped:
-/// range vectors never contain them.
-pub(crate) fn matrix(ev: &Evaluator, ms: &MatrixSelector, steps: &Steps) -> Windows {
+/// A matrix selector's windows for all steps; the store is read when they
+/// are walked.
+pub(crate) fn matrix<'a>(ev: &Evaluator<'a>, ms: &'a MatrixSelector, steps: &Steps) -> Windows<'a> {
     let range_ms = duration_ms(&ms.range);
     let ends = ev.reference_times(steps, ms.vs.at.as_ref(), ms.vs.offset.as_ref());
     let (min_end, max_end) = (ends[0], ends[ends.len() - 1]);
-    let mint = min_end.saturating_sub(range_ms) + 1;
-    let series = select(ev, &ms.vs, mint, max_end, Read::All)
-        .into_iter()
-        .filter_map(|mut s| {
-            s.samples.retain(|p| !is_stale_nan(p.v));
-            (!s.samples.is_empty()).then_some(SampleSeries {
-                labels: s.labels,
-                drop_name: false,
-                samples: s.samples,
-            })
-        })
-        .collect();
     Windows {
-        series,
+        source: Source::Selector {
+            db: ev.db,
+            vs: &ms.vs,
+            mint: min_end.saturating_sub(range_ms) + 1,
+            maxt: max_end,
+        },
         range_ms,
         ends,
     }
@@ -103,7 +152,7 @@ enum Read {
 /// Reads the selector's series with samples in `[mint, maxt]`. A selector
 /// with `or` alternatives reads each and merges them.
 fn select(
-    ev: &Evaluator,
+    db: &dyn Queryable,
     vs: &VectorSelector,
     mint: i64,
     maxt: i64,
@@ -112,23 +161,11 @@ fn select(
     if mint > maxt {
         return Vec::new();
     }
-    let alternatives: Vec<&[ParserMatcher]> = if vs.matchers.or_matchers.is_empty() {
-        vec![&vs.matchers.matchers]
-    } else {
-        vs.matchers.or_matchers.iter().map(Vec::as_slice).collect()
-    };
     let mut all: Vec<SeriesSamples> = Vec::new();
-    for alternative in alternatives {
-        let mut matchers = Vec::with_capacity(alternative.len() + 1);
-        if let Some(name) = &vs.name {
-            matchers.push(Matcher::equal(METRIC_NAME, name.clone()));
-        }
-        for m in alternative {
-            matchers.push(convert_matcher(m));
-        }
+    for matchers in alternatives(vs) {
         all.extend(match read {
-            Read::All => ev.db.select(&matchers, mint, maxt),
-            Read::Newest => ev.db.select_newest(&matchers, mint, maxt),
+            Read::All => db.select(&matchers, mint, maxt),
+            Read::Newest => db.select_newest(&matchers, mint, maxt),
         });
     }
     if !vs.matchers.or_matchers.is_empty() {
@@ -136,6 +173,50 @@ fn select(
         all.dedup_by(|a, b| a.labels == b.labels);
     }
     all
+}
+
+/// Calls `visit` with each of the selector's series with samples in
+/// `[mint, maxt]`, in label order, as [`select`] would return them. A
+/// selector without `or` alternatives (the usual case) streams from the
+/// store; one with them is read whole to be merged.
+fn for_each_selected(
+    db: &dyn Queryable,
+    vs: &VectorSelector,
+    mint: i64,
+    maxt: i64,
+    visit: &mut dyn FnMut(&Labels, &[Sample]),
+) {
+    if mint > maxt {
+        return;
+    }
+    if vs.matchers.or_matchers.is_empty() {
+        let matchers = matchers_of(vs, &vs.matchers.matchers);
+        db.for_each_selected(&matchers, mint, maxt, visit);
+        return;
+    }
+    for s in &select(db, vs, mint, maxt, Read::All) {
+        visit(&s.labels, &s.samples);
+    }
+}
+
+/// The store matchers of each `or` alternative of a selector (just one
+/// without `or`), the metric name included.
+fn alternatives(vs: &VectorSelector) -> impl Iterator<Item = Vec<Matcher>> + '_ {
+    let alternatives: Vec<&[ParserMatcher]> = if vs.matchers.or_matchers.is_empty() {
+        vec![&vs.matchers.matchers]
+    } else {
+        vs.matchers.or_matchers.iter().map(Vec::as_slice).collect()
+    };
+    alternatives.into_iter().map(|a| matchers_of(vs, a))
+}
+
+fn matchers_of(vs: &VectorSelector, alternative: &[ParserMatcher]) -> Vec<Matcher> {
+    let mut matchers = Vec::with_capacity(alternative.len() + 1);
+    if let Some(name) = &vs.name {
+        matchers.push(Matcher::equal(METRIC_NAME, name.clone()));
+    }
+    matchers.extend(alternative.iter().map(convert_matcher));
+    matchers
 }
 
 /// Converts a parsed matcher to the store's. Regexes are rebuilt anchored

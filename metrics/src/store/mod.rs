@@ -53,6 +53,23 @@ pub trait Queryable: Send + Sync {
         }
         selected
     }
+
+    /// Calls `visit` with what [`Queryable::select`] returns, one series at
+    /// a time: its labels and its samples in `[mint, maxt]`. Only one
+    /// series' samples need to exist at once, so a store can decode each
+    /// into one reused buffer; a range function over thousands of series
+    /// then holds one window in memory, not all of them.
+    fn for_each_selected(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        visit: &mut dyn FnMut(&Labels, &[Sample]),
+    ) {
+        for s in self.select(matchers, mint, maxt) {
+            visit(&s.labels, &s.samples);
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -284,48 +301,84 @@ impl SeriesStore {
 }
 
 impl SeriesStore {
-    /// The matching series ordered by label set, each with the samples
-    /// `read` returns for `[mint, maxt]` (after retention), if any.
+    /// Calls `visit` with each series matching `matchers`, in label order,
+    /// and the samples `read` appends to a buffer for `[mint, maxt]` (after
+    /// retention); series without any are skipped. One buffer serves every
+    /// series.
+    fn visit_selected(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        read: impl Fn(&Series, i64, i64, &mut Vec<Sample>) -> isize,
+        mut visit: impl FnMut(&Series, &[Sample]),
+    ) {
+        let mint = mint.max(self.retention_cutoff());
+        if mint > maxt {
+            return;
+        }
+        let mut samples = Vec::new();
+        for s in self.select_in_label_order(matchers) {
+            samples.clear();
+            let bytes_delta = read(&s, mint, maxt, &mut samples);
+            if bytes_delta != 0 {
+                self.adjust_bytes(bytes_delta);
+            }
+            if !samples.is_empty() {
+                visit(&s, &samples);
+            }
+        }
+    }
+
+    /// The matching series ordered by label set, each with its own copy of
+    /// the samples `read` appends.
     fn select_with(
         &self,
         matchers: &[Matcher],
         mint: i64,
         maxt: i64,
-        read: impl Fn(&Series, i64, i64) -> (Vec<Sample>, isize),
+        read: impl Fn(&Series, i64, i64, &mut Vec<Sample>) -> isize,
     ) -> Vec<SeriesSamples> {
-        let mint = mint.max(self.retention_cutoff());
-        if mint > maxt {
-            return Vec::new();
-        }
-        let series = self.select_in_label_order(matchers);
-        series
-            .iter()
-            .filter_map(|s| {
-                let (samples, bytes_delta) = read(s, mint, maxt);
-                if bytes_delta != 0 {
-                    self.adjust_bytes(bytes_delta);
-                }
-                (!samples.is_empty()).then(|| SeriesSamples {
-                    labels: s.labels.clone(),
-                    samples,
-                })
-            })
-            .collect()
+        let mut selected = Vec::new();
+        self.visit_selected(matchers, mint, maxt, read, |s, samples| {
+            selected.push(SeriesSamples {
+                labels: s.labels.clone(),
+                samples: samples.to_vec(),
+            });
+        });
+        selected
     }
+}
+
+fn read_between(s: &Series, mint: i64, maxt: i64, out: &mut Vec<Sample>) -> isize {
+    s.extend_between(mint, maxt, out)
+}
+
+fn read_newest(s: &Series, mint: i64, maxt: i64, out: &mut Vec<Sample>) -> isize {
+    let (newest, bytes_delta) = s.newest_between(mint, maxt);
+    out.extend(newest);
+    bytes_delta
 }
 
 impl Queryable for SeriesStore {
     fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<SeriesSamples> {
-        self.select_with(matchers, mint, maxt, |s, mint, maxt| {
-            s.samples_between(mint, maxt)
-        })
+        self.select_with(matchers, mint, maxt, read_between)
     }
 
     fn select_newest(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<SeriesSamples> {
-        self.select_with(matchers, mint, maxt, |s, mint, maxt| {
-            let (newest, bytes_delta) = s.newest_between(mint, maxt);
-            (newest.into_iter().collect(), bytes_delta)
-        })
+        self.select_with(matchers, mint, maxt, read_newest)
+    }
+
+    fn for_each_selected(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        visit: &mut dyn FnMut(&Labels, &[Sample]),
+    ) {
+        self.visit_selected(matchers, mint, maxt, read_between, |s, samples| {
+            visit(&s.labels, samples)
+        });
     }
 }
 

@@ -176,14 +176,14 @@ impl Series {
         is_stale_nan(self.data.lock().head.last_value())
     }
 
-    /// The samples in `[mint, maxt]`, oldest first, with the change in
-    /// chunk bytes (resume points left for the next read). They are decoded
-    /// under the series lock, straight from the chunks: a query reads a few
-    /// chunks of a series (about a microsecond each), which is shorter than
-    /// copying them out to decode unlocked, and the writer appends to a
-    /// series once per scrape.
-    pub(crate) fn samples_between(&self, mint: i64, maxt: i64) -> (Vec<Sample>, isize) {
-        self.data.lock().samples_between(mint, maxt)
+    /// Appends the samples in `[mint, maxt]` to `out`, oldest first, and
+    /// returns the change in chunk bytes (resume points left for the next
+    /// read). They are decoded under the series lock, straight from the
+    /// chunks: a query reads a few chunks of a series (about a microsecond
+    /// each), which is shorter than copying them out to decode unlocked,
+    /// and the writer appends to a series once per scrape.
+    pub(crate) fn extend_between(&self, mint: i64, maxt: i64, out: &mut Vec<Sample>) -> isize {
+        self.data.lock().extend_between(mint, maxt, out)
     }
 
     /// The newest sample in `[mint, maxt]`, with the change in chunk bytes.
@@ -199,7 +199,8 @@ impl Series {
             });
             return (sample, 0);
         }
-        let (mut samples, bytes_delta) = data.samples_between(mint, maxt);
+        let mut samples = Vec::new();
+        let bytes_delta = data.extend_between(mint, maxt, &mut samples);
         (samples.pop(), bytes_delta)
     }
 
@@ -277,8 +278,8 @@ fn points_for(
 }
 
 impl SeriesData {
-    /// See [`Series::samples_between`].
-    fn samples_between(&mut self, mint: i64, maxt: i64) -> (Vec<Sample>, isize) {
+    /// See [`Series::extend_between`].
+    fn extend_between(&mut self, mint: i64, maxt: i64, out: &mut Vec<Sample>) -> isize {
         // Chunks are in time order: the closed ones that overlap the range
         // start at the first that ends at or after `mint`, found by halving
         // rather than by looking at every chunk.
@@ -315,20 +316,20 @@ impl SeriesData {
             + head.map_or(0, |h| {
                 expected_in((mint, maxt), h.min_t(), h.max_t(), h.count() as usize)
             });
-        let mut out = Vec::with_capacity(capacity);
+        out.reserve(capacity);
         let mut passed_maxt = false;
         for chunk in closed {
             let points = points_for(resume, slot, chunk.min_t);
-            passed_maxt = chunk.extend_between((mint, maxt), &mut out, points);
+            passed_maxt = chunk.extend_between((mint, maxt), out, points);
             if passed_maxt {
                 break;
             }
         }
         if let (false, Some(head)) = (passed_maxt, head) {
             let points = points_for(resume, slot, head.min_t());
-            head.extend_between((mint, maxt), &mut out, points);
+            head.extend_between((mint, maxt), out, points);
         }
-        (out, self.chunk_bytes as isize - bytes_before as isize)
+        self.chunk_bytes as isize - bytes_before as isize
     }
 
     /// Index of the resume points for the chunk starting at `chunk_min_t`,
