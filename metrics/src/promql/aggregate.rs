@@ -4,7 +4,7 @@ use rustc_hash::FxHashMap as HashMap;
 
 use promql_parser::parser::{token, AggregateExpr, LabelModifier};
 
-use super::eval::{Evaluated, Evaluator, Series, Steps};
+use super::eval::{Evaluated, Evaluator, Points, Series, Steps};
 use super::labels_out::push_field;
 use super::math::{format_go_float, quantile, KahanSum, Mean, Variance};
 use super::QueryError;
@@ -175,7 +175,7 @@ fn reduce(
     let mut values = Vec::new();
     let mut out = Vec::with_capacity(groups.labels.len());
     for (g, (labels, members)) in groups.labels.iter().zip(&groups.members).enumerate() {
-        let mut points = vec![None; steps.count];
+        let mut points = Points::from_elem(None, steps.count);
         for (step, point) in points.iter_mut().enumerate() {
             values.clear();
             values.extend(members.iter().filter_map(|&m| input[m].points[step]));
@@ -314,7 +314,7 @@ fn count_values(
                     out.push(Series {
                         labels,
                         drop_name: false,
-                        points: vec![None; steps.count],
+                        points: Points::from_elem(None, steps.count),
                     });
                     out.len() - 1
                 });

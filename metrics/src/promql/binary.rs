@@ -8,7 +8,7 @@ use promql_parser::parser::{
     token, BinModifier, BinaryExpr, LabelModifier, VectorMatchCardinality,
 };
 
-use super::eval::{is_comparison, Evaluated, Evaluator, Series, Steps};
+use super::eval::{is_comparison, Evaluated, Evaluator, Points, Series, Steps};
 use super::labels_out::{prometheus_string, push_field};
 use super::QueryError;
 use crate::{Labels, METRIC_NAME};
@@ -394,7 +394,7 @@ fn vector_vector(
                         out.push(Series {
                             labels,
                             drop_name: !comparison || return_bool,
-                            points: vec![None; steps.count],
+                            points: Points::from_elem(None, steps.count),
                         });
                         out.len() - 1
                     });

@@ -57,8 +57,13 @@ pub(crate) struct Series {
     /// when the result is returned (Prometheus's delayed name removal).
     pub drop_name: bool,
     /// One entry per step; `None` where the series has no value.
-    pub points: Vec<Option<f64>>,
+    pub points: Points,
 }
+
+/// A series' value at each step, held inline for an instant query (one
+/// step): rules evaluate thousands of series per tick, and a heap vector
+/// each would cost an allocation and a free per series.
+pub(crate) type Points = smallvec::SmallVec<[Option<f64>; 1]>;
 
 /// One series of a range vector.
 #[derive(Debug, Clone)]

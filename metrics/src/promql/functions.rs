@@ -4,7 +4,7 @@
 use chrono::{DateTime, Datelike, Timelike};
 use promql_parser::parser::{Call, Expr};
 
-use super::eval::{Evaluated, Evaluator, Series, Steps};
+use super::eval::{Evaluated, Evaluator, Points, Series, Steps};
 use super::{histogram, range_functions, selector, QueryError};
 use crate::{Labels, METRIC_NAME};
 
@@ -420,7 +420,7 @@ fn timestamp(ev: &Evaluator, arg: &Expr, steps: &Steps) -> Result<Vec<Series>, Q
 /// `absent`/`absent_over_time`: 1 where nothing is present, labelled with
 /// the selector's equality matchers.
 fn absent(arg: &Expr, steps: &Steps, present: impl Fn(usize) -> bool) -> Vec<Series> {
-    let points: Vec<Option<f64>> = (0..steps.count)
+    let points: Points = (0..steps.count)
         .map(|step| (!present(step)).then_some(1.0))
         .collect();
     if points.iter().all(Option::is_none) {

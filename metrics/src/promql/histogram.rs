@@ -3,7 +3,7 @@
 
 use rustc_hash::FxHashMap as HashMap;
 
-use super::eval::{Series, Steps};
+use super::eval::{Points, Series, Steps};
 use super::math::almost_equal;
 use crate::Labels;
 
@@ -66,7 +66,7 @@ fn per_histogram(
     let mut buckets = Vec::new();
     let mut out = Vec::with_capacity(groups.len());
     for (labels, members) in groups {
-        let mut points = vec![None; steps.count];
+        let mut points = Points::from_elem(None, steps.count);
         for (step, point) in points.iter_mut().enumerate() {
             buckets.clear();
             buckets.extend(members.iter().filter_map(|(upper_bound, s)| {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use rustc_hash::FxHashSet as HashSet;
 
-use super::eval::{SampleSeries, Series, Steps};
+use super::eval::{Points, SampleSeries, Series, Steps};
 use super::{QueryError, RangeSeries, VectorSample};
 use crate::{Labels, Sample, METRIC_NAME};
 
@@ -55,7 +55,7 @@ pub(crate) fn range_matrix(
     series: Vec<Series>,
     steps: &Steps,
 ) -> Result<Vec<RangeSeries>, QueryError> {
-    let mut merged: BTreeMap<Labels, Vec<Option<f64>>> = BTreeMap::new();
+    let mut merged: BTreeMap<Labels, Points> = BTreeMap::new();
     for s in series {
         let labels = final_labels(s.labels, s.drop_name);
         match merged.get_mut(&labels) {

@@ -1,7 +1,7 @@
 //! Functions over range vectors: `rate` and friends and the `*_over_time`
 //! family. Each is computed per series over the window of every step.
 
-use super::eval::{Series, Steps};
+use super::eval::{Points, Series, Steps};
 use super::math::{kahan_sum_inc, quantile, KahanSum, Mean, Variance};
 use super::selector::Windows;
 use super::QueryError;
@@ -31,7 +31,7 @@ pub(crate) fn map_windows(
     let mut out = Vec::new();
     // Each series' points are computed here, and copied out only for a
     // series that has one.
-    let mut points = vec![None; steps.count];
+    let mut points = Points::from_elem(None, steps.count);
     windows.for_each_series(|labels, drop_name, samples| {
         points.fill(None);
         for_each_window(ends, range_ms, samples, |step, samples| {

@@ -4,7 +4,7 @@
 use promql_parser::label::{MatchOp as ParserOp, Matcher as ParserMatcher};
 use promql_parser::parser::{MatrixSelector, VectorSelector};
 
-use super::eval::{duration_ms, Evaluator, SampleSeries, Series, Steps};
+use super::eval::{duration_ms, Evaluator, Points, SampleSeries, Series, Steps};
 use crate::store::SeriesSamples;
 use crate::{is_stale_nan, Labels, MatchOp, Matcher, Queryable, Sample, METRIC_NAME};
 
@@ -100,7 +100,7 @@ pub(crate) fn instant_vector(
     );
     let mut out = Vec::with_capacity(selected.len());
     for s in selected {
-        let mut points = Vec::with_capacity(refs.len());
+        let mut points = Points::with_capacity(refs.len());
         let mut next = 0;
         for &r in &refs {
             while next < s.samples.len() && s.samples[next].t <= r {

@@ -196,6 +196,22 @@ impl HeadChunk {
         out: &mut Vec<Sample>,
         resume: Option<&mut ResumePoints>,
     ) -> bool {
+        if self.count == 1 {
+            // A new head's one sample is also held unencoded: reading it
+            // does not touch the bit buffer (one cache miss fewer per
+            // series for a read just after a chunk was cut).
+            let only = Sample {
+                t: self.min_t,
+                v: self.last_value(),
+            };
+            if only.t > range.1 {
+                return true;
+            }
+            if only.t >= range.0 {
+                out.push(only);
+            }
+            return false;
+        }
         let bytes = self.bits.bytes();
         ChunkSamples::extend_between(bytes, self.count, self.min_t, range, out, resume)
     }
