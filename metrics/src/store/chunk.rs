@@ -318,14 +318,12 @@ const RESUME_EVERY_MS: i64 = MAX_CHUNK_SPAN_MS / 4;
 const MAX_RESUME_POINTS: usize = 4;
 
 /// The decoder's state after one of a chunk's samples: decoding can resume
-/// there instead of at the chunk's start.
+/// there instead of at the chunk's start. That sample's time and number
+/// are kept apart, in [`ResumePoints`].
 #[derive(Debug, Clone, Copy)]
 struct ResumePoint {
     /// Bits consumed.
     pos: usize,
-    /// Samples decoded.
-    decoded: u32,
-    t: i64,
     delta: i64,
     value_bits: u64,
     scale: DecimalScale,
@@ -337,8 +335,6 @@ impl ResumePoint {
     /// Fills unused slots of [`ResumePoints`].
     const UNUSED: ResumePoint = ResumePoint {
         pos: 0,
-        decoded: 0,
-        t: 0,
         delta: 0,
         value_bits: 0,
         scale: DecimalScale(0),
@@ -357,11 +353,18 @@ impl ResumePoint {
 /// reads that decoded it. A chunk's bits never change once written (a
 /// head only grows, and closing it copies the bits), so the points stay
 /// valid for as long as the chunk exists. The points are held inline, not
-/// in a vector of their own: one memory access fewer per read.
+/// in a vector of their own: one memory access fewer per read. The time
+/// and sample number of each point sit together in front of the decoder
+/// states, so that finding where to resume reads one cache line, and only
+/// the state resumed from is touched besides.
 #[derive(Debug)]
 pub(crate) struct ResumePoints {
     chunk_min_t: i64,
     len: usize,
+    /// Time of the sample each point is after.
+    times: [i64; MAX_RESUME_POINTS],
+    /// Samples decoded at each point.
+    decoded: [u32; MAX_RESUME_POINTS],
     points: [ResumePoint; MAX_RESUME_POINTS],
 }
 
@@ -370,6 +373,8 @@ impl ResumePoints {
         ResumePoints {
             chunk_min_t,
             len: 0,
+            times: [0; MAX_RESUME_POINTS],
+            decoded: [0; MAX_RESUME_POINTS],
             points: [ResumePoint::UNUSED; MAX_RESUME_POINTS],
         }
     }
@@ -378,20 +383,25 @@ impl ResumePoints {
         self.chunk_min_t
     }
 
-    fn recorded(&self) -> &[ResumePoint] {
-        self.points.get(..self.len).unwrap_or_default()
-    }
-
-    fn record(&mut self, point: ResumePoint) {
-        if let Some(slot) = self.points.get_mut(self.len) {
-            *slot = point;
+    /// Records the state after the `decoded`-th sample, at `t`.
+    fn record(&mut self, decoded: u32, t: i64, point: ResumePoint) {
+        let i = self.len;
+        if let (Some(time), Some(count), Some(slot)) = (
+            self.times.get_mut(i),
+            self.decoded.get_mut(i),
+            self.points.get_mut(i),
+        ) {
+            (*time, *count, *slot) = (t, decoded, point);
             self.len += 1;
         }
     }
 
-    /// The last point before `mint`.
-    fn last_before(&self, mint: i64) -> Option<ResumePoint> {
-        self.recorded().iter().rev().find(|p| p.t < mint).copied()
+    /// The last point before `mint`: the samples decoded there, the last
+    /// one's time, and the decoder's state.
+    fn last_before(&self, mint: i64) -> Option<(u32, i64, ResumePoint)> {
+        let times = self.times.get(..self.len).unwrap_or_default();
+        let i = times.iter().rposition(|&t| t < mint)?;
+        Some((self.decoded[i], times[i], self.points[i]))
     }
 
     /// Whether a point is due after `decoded` samples, the last at `t`.
@@ -399,10 +409,10 @@ impl ResumePoints {
         if self.len >= MAX_RESUME_POINTS {
             return false;
         }
-        let (last_decoded, last_t) = self
-            .recorded()
-            .last()
-            .map_or((0, self.chunk_min_t), |p| (p.decoded, p.t));
+        let (last_decoded, last_t) = match self.len.checked_sub(1) {
+            Some(last) => (self.decoded[last], self.times[last]),
+            None => (0, self.chunk_min_t),
+        };
         decoded > last_decoded
             && (decoded - last_decoded >= RESUME_EVERY_SAMPLES
                 || t.saturating_sub(last_t) >= RESUME_EVERY_MS)
@@ -429,14 +439,14 @@ impl<'a> ChunkSamples<'a> {
     ) -> bool {
         let start = resume.as_deref().and_then(|r| r.last_before(mint));
         let mut samples = match start {
-            Some(point) => ChunkSamples::resume(data, count, point),
+            Some((decoded, t, point)) => ChunkSamples::resume(data, count, decoded, t, point),
             None => ChunkSamples::new(data, count, min_t),
         };
         while let Some(sample) = samples.next_sample() {
             if let Some(points) = resume.as_deref_mut() {
                 let decoded = count - samples.remaining;
                 if points.due(decoded, sample.t) {
-                    points.record(samples.resume_point(decoded));
+                    points.record(decoded, sample.t, samples.resume_point());
                 }
             }
             if sample.t > maxt {
@@ -449,12 +459,13 @@ impl<'a> ChunkSamples<'a> {
         false
     }
 
-    /// Continues decoding where `point` was left.
-    fn resume(data: &'a [u8], count: u32, point: ResumePoint) -> Self {
+    /// Continues decoding where `point` was left, after the `decoded`-th
+    /// sample, at `t`.
+    fn resume(data: &'a [u8], count: u32, decoded: u32, t: i64, point: ResumePoint) -> Self {
         ChunkSamples {
             reader: BitReader::at(data, point.pos),
-            remaining: count.saturating_sub(point.decoded),
-            t: point.t,
+            remaining: count.saturating_sub(decoded),
+            t,
             delta: point.delta,
             value_bits: point.value_bits,
             scale: point.scale,
@@ -464,12 +475,10 @@ impl<'a> ChunkSamples<'a> {
         }
     }
 
-    /// The state after the `decoded`-th sample, the last one returned.
-    fn resume_point(&self, decoded: u32) -> ResumePoint {
+    /// The state after the last sample returned.
+    fn resume_point(&self) -> ResumePoint {
         ResumePoint {
             pos: self.reader.position(),
-            decoded,
-            t: self.t,
             delta: self.delta,
             value_bits: self.value_bits,
             scale: self.scale,
@@ -918,7 +927,7 @@ mod tests {
                 let closed = head.freeze();
                 read(&|out, p| closed.extend_between(range, out, p), &mut points)?;
             }
-            prop_assert!(points.recorded().len() <= MAX_RESUME_POINTS);
+            prop_assert!(points.len <= MAX_RESUME_POINTS);
         }
 
         #[test]
