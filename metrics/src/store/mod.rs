@@ -12,6 +12,7 @@
 
 mod bits;
 mod chunk;
+mod closed;
 mod housekeeping;
 mod index;
 mod order;

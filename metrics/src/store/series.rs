@@ -1,12 +1,12 @@
 //! One series: its labels and its chunks behind a short per-series lock.
 
-use std::collections::VecDeque;
 use std::mem::size_of;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use parking_lot::Mutex;
 
-use super::chunk::{ClosedChunk, HeadChunk, ResumePoints};
+use super::chunk::{HeadChunk, ResumePoints};
+use super::closed::ClosedChunks;
 use crate::{is_stale_nan, Labels, Sample};
 
 pub(crate) type SeriesId = u64;
@@ -58,7 +58,7 @@ pub(crate) enum Rejection {
 }
 
 struct SeriesData {
-    closed: VecDeque<ClosedChunk>,
+    closed: ClosedChunks,
     head: HeadChunk,
     /// Where reads can resume decoding inside chunks, left by earlier
     /// reads; at most [`MAX_RESUME_CHUNKS`], their bytes in `chunk_bytes`.
@@ -86,7 +86,7 @@ impl Series {
             labels,
             rank: AtomicUsize::new(0),
             data: Mutex::new(SeriesData {
-                closed: VecDeque::new(),
+                closed: ClosedChunks::default(),
                 head,
                 resume: Vec::new(),
                 removed: false,
@@ -280,16 +280,12 @@ fn points_for(
 impl SeriesData {
     /// See [`Series::extend_between`].
     fn extend_between(&mut self, mint: i64, maxt: i64, out: &mut Vec<Sample>) -> isize {
-        // Chunks are in time order: the closed ones that overlap the range
-        // start at the first that ends at or after `mint`, found by halving
-        // rather than by looking at every chunk.
-        let first = self.closed.partition_point(|c| c.max_t < mint);
         let head_overlaps = self.head.max_t() >= mint && self.head.min_t() <= maxt;
         // The chunk the range starts in, if it starts after that chunk's
         // first sample: the next read of the same window resumes near mint.
-        let start_chunk = match self.closed.get(first) {
-            Some(c) if c.min_t <= maxt => Some(c.min_t),
-            _ => head_overlaps.then(|| self.head.min_t()),
+        let start_chunk = match self.closed.overlapping(mint, maxt).next() {
+            Some(c) => Some(c.min_t),
+            None => head_overlaps.then(|| self.head.min_t()),
         }
         .filter(|&min_t| mint > min_t);
         let bytes_before = self.chunk_bytes;
@@ -302,7 +298,7 @@ impl SeriesData {
         } = self;
         // Only the chunk the range starts in uses and leaves resume points.
         let slot = slot.zip(start_chunk);
-        let closed = closed.range(first..).take_while(|c| c.min_t <= maxt);
+        let closed = closed.overlapping(mint, maxt);
         let head = head_overlaps.then_some(&*head);
         // Sized for the samples the range is expected to hold, from each
         // chunk's count and the part of its time span the range covers:
@@ -373,11 +369,11 @@ impl SeriesData {
     /// Moves the full head into the closed chunks and opens a new head with
     /// the sample `(t, v)`, keeping `chunk_bytes` exact.
     fn close_head_and_start(&mut self, t: i64, v: f64) {
-        let deque_before = self.closed.capacity();
+        let list_before = self.closed.list_bytes();
         let closed = self.head.freeze();
         self.chunk_bytes += closed.heap_bytes();
-        self.closed.push_back(closed);
-        self.chunk_bytes += (self.closed.capacity() - deque_before) * size_of::<ClosedChunk>();
+        self.closed.push(closed);
+        self.chunk_bytes += self.closed.list_bytes() - list_before;
         self.chunk_bytes -= self.head.heap_bytes();
         self.head = HeadChunk::new(t, v);
         self.chunk_bytes += self.head.heap_bytes();
