@@ -193,3 +193,77 @@ fn unsupported_features_are_errors_not_wrong_answers() {
         assert!(matches!(err, QueryError::Execution(_)), "{text}: {err}");
     }
 }
+
+/// A store that counts whole-selection reads and the largest number of
+/// series' samples it handed out at once.
+struct CountingStore {
+    store: SeriesStore,
+    whole_selects: std::sync::atomic::AtomicUsize,
+}
+
+impl opsdeck_metrics::Queryable for CountingStore {
+    fn select(
+        &self,
+        matchers: &[opsdeck_metrics::Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Vec<opsdeck_metrics::SeriesSamples> {
+        self.whole_selects
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.store.select(matchers, mint, maxt)
+    }
+
+    fn for_each_selected(
+        &self,
+        matchers: &[opsdeck_metrics::Matcher],
+        mint: i64,
+        maxt: i64,
+        visit: &mut dyn FnMut(&Labels, &[opsdeck_metrics::Sample]),
+    ) {
+        self.store.for_each_selected(matchers, mint, maxt, visit);
+    }
+}
+
+/// A range function over a matrix selector reads the store one series at
+/// a time (the agent's rules would otherwise hold every window of
+/// thousands of series at once), inside a subquery too; only a selector
+/// with `or` alternatives, which must be merged, is read whole.
+#[test]
+fn range_functions_stream_series_from_the_store() {
+    let db = CountingStore {
+        store: store(),
+        whole_selects: Default::default(),
+    };
+    let evaluate = |text: &str| {
+        db.whole_selects
+            .store(0, std::sync::atomic::Ordering::Relaxed);
+        let value = Engine::default()
+            .instant(&db, &query(text), 10 * MIN)
+            .expect("query");
+        (
+            value,
+            db.whole_selects.load(std::sync::atomic::Ordering::Relaxed),
+        )
+    };
+    let (streamed, whole) = evaluate("sum by (job) (rate(requests_total[5m]))");
+    assert_eq!(whole, 0, "streamed, not selected whole");
+    let Value::Vector(samples) = streamed else {
+        panic!("expected a vector, got {streamed:?}");
+    };
+    assert!((samples[0].v - 3.0).abs() < 1e-9, "{}", samples[0].v);
+    let (_, whole) = evaluate("max_over_time(rate(requests_total[5m])[10m:1m])");
+    assert_eq!(whole, 0, "a subquery's inner range function streams too");
+    let (merged, whole) =
+        evaluate(r#"count(rate({__name__="requests_total" or __name__="up"}[5m]))"#);
+    assert_eq!(whole, 2, "each alternative read whole, then merged");
+    assert_eq!(
+        merged,
+        Engine::default()
+            .instant(
+                &db.store,
+                &query("count(rate(requests_total[5m]))"),
+                10 * MIN
+            )
+            .expect("query")
+    );
+}

@@ -563,7 +563,7 @@ impl<'a> ChunkSamples<'a> {
             };
             return Some(self.scale.to_value(value));
         }
-        if (word >> 61) & 1 == 1 {
+        let header = if (word >> 61) & 1 == 1 {
             let leading = ((word >> 56) & 0b1_1111) as u32;
             let significant = match ((word >> 50) & 0b11_1111) as u32 {
                 0 => 64,
@@ -571,16 +571,25 @@ impl<'a> ChunkSamples<'a> {
             };
             let trailing = 64u32.checked_sub(leading + significant)?;
             self.window = XorWindow { leading, trailing };
-            self.reader.consume(3 + 5 + 6);
+            3 + 5 + 6
         } else {
-            self.reader.consume(3);
-        }
+            3
+        };
+        self.reader.consume(header);
         let w = self.window;
         let significant = 64 - w.leading - w.trailing;
         self.ints = IntTrack::Pending {
             before: Some(previous),
         };
-        Some(previous ^ (self.reader.read_bits(significant) << w.trailing))
+        // The bits usually follow the header inside `word`: taking them
+        // from there saves a load that waits on the position just moved.
+        let xor_bits = if significant + header <= 56 {
+            self.reader.consume(significant);
+            (word << header) >> (64 - significant)
+        } else {
+            self.reader.read_bits(significant)
+        };
+        Some(previous ^ (xor_bits << w.trailing))
     }
 
     /// The last value as an integer and the last integer delta, computing

@@ -387,6 +387,41 @@ impl Queryable for SeriesStore {
 mod tests {
     use super::*;
 
+    /// Walking a selection one series at a time visits what `select`
+    /// returns, in the same order, each series once.
+    #[test]
+    fn for_each_selected_visits_what_select_returns() {
+        let store = SeriesStore::new(StoreConfig {
+            retention_ms: None,
+            max_bytes: None,
+        });
+        for (i, job) in ["b", "a", "c"].into_iter().enumerate() {
+            let labels = Labels::from_pairs([("__name__", "up"), ("job", job)]);
+            // Series `c` has no sample in the range read below.
+            let start = if job == "c" { 10_000 } else { 0 };
+            for t in 0..300i64 {
+                store
+                    .append(&labels, (start + t) * 15_000, (i as i64 * t) as f64)
+                    .unwrap();
+            }
+        }
+        let matchers = [Matcher::equal("__name__", "up")];
+        for (mint, maxt) in [(0, i64::MAX), (1_000_000, 2_000_000), (-5, -1)] {
+            let mut visited = Vec::new();
+            store.for_each_selected(&matchers, mint, maxt, &mut |labels, samples| {
+                visited.push(SeriesSamples {
+                    labels: labels.clone(),
+                    samples: samples.to_vec(),
+                });
+            });
+            assert_eq!(
+                visited,
+                store.select(&matchers, mint, maxt),
+                "[{mint}, {maxt}]"
+            );
+        }
+    }
+
     /// `select_newest` must be the last sample `select` returns, whether the
     /// head answers it or a closed chunk has to be decoded.
     #[test]
