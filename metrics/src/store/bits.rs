@@ -134,7 +134,15 @@ impl<'a> BitReader<'a> {
 /// never has its address taken and stays in a register while decoding.
 #[inline(never)]
 fn tail_word(bytes: &[u8], byte: usize) -> u64 {
-    // At most seven bytes: shifting them in beats a call to copy them.
+    // The last eight bytes shifted left: one load, where shifting the few
+    // bytes in one at a time took a loop (every chunk ends this way).
+    if let Some(start) = bytes.len().checked_sub(8) {
+        if let Some(last) = bytes.get(start..).and_then(|rest| rest.first_chunk::<8>()) {
+            let shift = (byte.saturating_sub(start) * 8).min(64) as u32;
+            return u64::from_be_bytes(*last).checked_shl(shift).unwrap_or(0);
+        }
+    }
+    // A chunk shorter than a word: at most seven bytes to shift in.
     let rest = bytes.get(byte..).unwrap_or_default();
     rest.iter()
         .zip((0..8).rev())
@@ -195,6 +203,26 @@ mod tests {
         assert!(!r.overrun());
         assert_eq!(r.read_bits(64), 0, "past the end reads as zeros");
         assert!(r.overrun());
+    }
+
+    /// The last bytes of inputs longer and shorter than a word, and past
+    /// their end, read as a zero-padded word.
+    #[test]
+    fn tail_words_are_zero_padded() {
+        for len in [3usize, 8, 12] {
+            let bytes: Vec<u8> = (1..=len as u8).collect();
+            for byte in len.saturating_sub(7)..len + 3 {
+                let mut padded = [0u8; 8];
+                for (to, from) in padded.iter_mut().zip(bytes.iter().skip(byte)) {
+                    *to = *from;
+                }
+                assert_eq!(
+                    tail_word(&bytes, byte),
+                    u64::from_be_bytes(padded),
+                    "{len} bytes from {byte}"
+                );
+            }
+        }
     }
 
     #[test]
