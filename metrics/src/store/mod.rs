@@ -304,15 +304,15 @@ impl SeriesStore {
 impl SeriesStore {
     /// Calls `visit` with each series matching `matchers`, in label order,
     /// and the samples `read` appends to a buffer for `[mint, maxt]` (after
-    /// retention); series without any are skipped. One buffer serves every
-    /// series.
+    /// retention); series without any are skipped. The buffer is cleared
+    /// and reused for the next series, unless `visit` took it.
     fn visit_selected(
         &self,
         matchers: &[Matcher],
         mint: i64,
         maxt: i64,
         read: impl Fn(&Series, i64, i64, &mut Vec<Sample>) -> isize,
-        mut visit: impl FnMut(&Series, &[Sample]),
+        mut visit: impl FnMut(&Series, &mut Vec<Sample>),
     ) {
         let mint = mint.max(self.retention_cutoff());
         if mint > maxt {
@@ -326,13 +326,13 @@ impl SeriesStore {
                 self.adjust_bytes(bytes_delta);
             }
             if !samples.is_empty() {
-                visit(&s, &samples);
+                visit(&s, &mut samples);
             }
         }
     }
 
-    /// The matching series ordered by label set, each with its own copy of
-    /// the samples `read` appends.
+    /// The matching series ordered by label set, each with the samples
+    /// `read` appends, decoded straight into its own vector.
     fn select_with(
         &self,
         matchers: &[Matcher],
@@ -344,7 +344,7 @@ impl SeriesStore {
         self.visit_selected(matchers, mint, maxt, read, |s, samples| {
             selected.push(SeriesSamples {
                 labels: s.labels.clone(),
-                samples: samples.to_vec(),
+                samples: std::mem::take(samples),
             });
         });
         selected
