@@ -280,6 +280,8 @@ struct TimedStore<'a> {
     select_nanos: AtomicU64,
 }
 
+type Visit<'v> = &'v mut dyn FnMut(&Labels, &[Sample]);
+
 impl TimedStore<'_> {
     fn timed(&self, read: impl FnOnce() -> Vec<SeriesSamples>) -> Vec<SeriesSamples> {
         let started = Instant::now();
@@ -287,6 +289,21 @@ impl TimedStore<'_> {
         self.select_nanos
             .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
         selected
+    }
+
+    /// Times a walk over the store without the engine's work on each
+    /// series.
+    fn timed_walk(&self, walk: impl FnOnce(Visit), visit: Visit) {
+        let mut in_engine = Duration::ZERO;
+        let started = Instant::now();
+        walk(&mut |labels, samples| {
+            let engine_started = Instant::now();
+            visit(labels, samples);
+            in_engine += engine_started.elapsed();
+        });
+        let in_store = started.elapsed().saturating_sub(in_engine);
+        self.select_nanos
+            .fetch_add(in_store.as_nanos() as u64, Ordering::Relaxed);
     }
 }
 
@@ -299,25 +316,18 @@ impl Queryable for TimedStore<'_> {
         self.timed(|| self.store.select_newest(matchers, mint, maxt))
     }
 
-    /// Times the walk without the engine's work on each series.
-    fn for_each_selected(
-        &self,
-        matchers: &[Matcher],
-        mint: i64,
-        maxt: i64,
-        visit: &mut dyn FnMut(&Labels, &[Sample]),
-    ) {
-        let mut in_engine = Duration::ZERO;
-        let started = Instant::now();
-        self.store
-            .for_each_selected(matchers, mint, maxt, &mut |labels, samples| {
-                let engine_started = Instant::now();
-                visit(labels, samples);
-                in_engine += engine_started.elapsed();
-            });
-        let in_store = started.elapsed().saturating_sub(in_engine);
-        self.select_nanos
-            .fetch_add(in_store.as_nanos() as u64, Ordering::Relaxed);
+    fn for_each_selected(&self, matchers: &[Matcher], mint: i64, maxt: i64, visit: Visit) {
+        self.timed_walk(
+            |timed| self.store.for_each_selected(matchers, mint, maxt, timed),
+            visit,
+        );
+    }
+
+    fn for_each_newest(&self, matchers: &[Matcher], mint: i64, maxt: i64, visit: Visit) {
+        self.timed_walk(
+            |timed| self.store.for_each_newest(matchers, mint, maxt, timed),
+            visit,
+        );
     }
 }
 

@@ -57,7 +57,7 @@ impl<'a> Windows<'a> {
                 // Range vectors never contain stale markers; a window
                 // holding one is copied without them into `kept`.
                 let mut kept: Vec<Sample> = Vec::new();
-                for_each_selected(*db, vs, *mint, *maxt, &mut |labels, samples| {
+                for_each_selected(*db, vs, *mint, *maxt, Read::All, &mut |labels, samples| {
                     let samples = if samples.iter().any(|p| is_stale_nan(p.v)) {
                         kept.clear();
                         kept.extend(samples.iter().filter(|p| !is_stale_nan(p.v)));
@@ -91,36 +91,30 @@ pub(crate) fn instant_vector(
     } else {
         Read::All
     };
-    let selected = select(
-        ev.db,
-        vs,
-        min_ref.saturating_sub(ev.lookback_ms) + 1,
-        max_ref,
-        read,
-    );
-    let mut out = Vec::with_capacity(selected.len());
-    for s in selected {
+    let mint = min_ref.saturating_sub(ev.lookback_ms) + 1;
+    let mut out = Vec::new();
+    for_each_selected(ev.db, vs, mint, max_ref, read, &mut |labels, samples| {
         let mut points = Points::with_capacity(refs.len());
         let mut next = 0;
         for &r in &refs {
-            while next < s.samples.len() && s.samples[next].t <= r {
+            while next < samples.len() && samples[next].t <= r {
                 next += 1;
             }
             let point = next
                 .checked_sub(1)
-                .map(|i| s.samples[i])
+                .map(|i| samples[i])
                 .filter(|p| p.t > r.saturating_sub(ev.lookback_ms) && !is_stale_nan(p.v))
                 .map(|p| if timestamps { p.t as f64 / 1000.0 } else { p.v });
             points.push(point);
         }
         if points.iter().any(Option::is_some) {
             out.push(Series {
-                labels: s.labels,
+                labels: labels.clone(),
                 drop_name: false,
                 points,
             });
         }
-    }
+    });
     out
 }
 
@@ -176,14 +170,16 @@ fn select(
 }
 
 /// Calls `visit` with each of the selector's series with samples in
-/// `[mint, maxt]`, in label order, as [`select`] would return them. A
-/// selector without `or` alternatives (the usual case) streams from the
-/// store; one with them is read whole to be merged.
+/// `[mint, maxt]` (all of them, or the newest), in label order, as
+/// [`select`] would return them. A selector without `or` alternatives (the
+/// usual case) streams from the store; one with them is read whole to be
+/// merged.
 fn for_each_selected(
     db: &dyn Queryable,
     vs: &VectorSelector,
     mint: i64,
     maxt: i64,
+    read: Read,
     visit: &mut dyn FnMut(&Labels, &[Sample]),
 ) {
     if mint > maxt {
@@ -191,10 +187,13 @@ fn for_each_selected(
     }
     if vs.matchers.or_matchers.is_empty() {
         let matchers = matchers_of(vs, &vs.matchers.matchers);
-        db.for_each_selected(&matchers, mint, maxt, visit);
+        match read {
+            Read::All => db.for_each_selected(&matchers, mint, maxt, visit),
+            Read::Newest => db.for_each_newest(&matchers, mint, maxt, visit),
+        }
         return;
     }
-    for s in &select(db, vs, mint, maxt, Read::All) {
+    for s in &select(db, vs, mint, maxt, read) {
         visit(&s.labels, &s.samples);
     }
 }

@@ -71,6 +71,20 @@ pub trait Queryable: Send + Sync {
             visit(&s.labels, &s.samples);
         }
     }
+
+    /// Like [`Queryable::for_each_selected`], with what
+    /// [`Queryable::select_newest`] returns: each series' newest sample.
+    fn for_each_newest(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        visit: &mut dyn FnMut(&Labels, &[Sample]),
+    ) {
+        for s in self.select_newest(matchers, mint, maxt) {
+            visit(&s.labels, &s.samples);
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -381,14 +395,26 @@ impl Queryable for SeriesStore {
             visit(&s.labels, samples)
         });
     }
+
+    fn for_each_newest(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        visit: &mut dyn FnMut(&Labels, &[Sample]),
+    ) {
+        self.visit_selected(matchers, mint, maxt, read_newest, |s, samples| {
+            visit(&s.labels, samples)
+        });
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Walking a selection one series at a time visits what `select`
-    /// returns, in the same order, each series once.
+    /// Walking a selection one series at a time visits what `select` (or
+    /// `select_newest`) returns, in the same order, each series once.
     #[test]
     fn for_each_selected_visits_what_select_returns() {
         let store = SeriesStore::new(StoreConfig {
@@ -419,6 +445,15 @@ mod tests {
                 store.select(&matchers, mint, maxt),
                 "[{mint}, {maxt}]"
             );
+            visited.clear();
+            store.for_each_newest(&matchers, mint, maxt, &mut |labels, samples| {
+                visited.push(SeriesSamples {
+                    labels: labels.clone(),
+                    samples: samples.to_vec(),
+                });
+            });
+            let newest = store.select_newest(&matchers, mint, maxt);
+            assert_eq!(visited, newest, "newest in [{mint}, {maxt}]");
         }
     }
 
