@@ -65,6 +65,31 @@ fn run(program: &str, args: &[&str], dir: &Path) -> Output {
     }
 }
 
+/// promtool's `test rules` builds a scratch TSDB in `$TMPDIR`; for
+/// long-period.yml that is about 512 MiB of WAL, more than a small `/tmp`
+/// (a CI runner's tmpfs) holds. The target directory is on the build disk.
+fn promtool(args: &[&str], dir: &Path) -> Output {
+    // promtool leaves its scratch TSDB behind; the directory goes on drop.
+    let scratch = match tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")) {
+        Ok(scratch) => scratch,
+        Err(e) => panic!("scratch directory for promtool: {e}"),
+    };
+    match Command::new("promtool")
+        .args(args)
+        .current_dir(dir)
+        .env("TMPDIR", scratch.path())
+        .output()
+    {
+        Ok(output) => output,
+        Err(e) => panic!("running promtool {args:?}: {e}"),
+    }
+}
+
+/// promtool failing on its own disk space says nothing about opsdeck.
+fn promtool_out_of_disk(output: &Output) -> bool {
+    combined(output).contains("no space left on device")
+}
+
 fn promtool_available() -> bool {
     let found = Command::new("promtool")
         .arg("--version")
@@ -113,7 +138,11 @@ fn rules_test_agrees_with_promtool() {
             combined(&ours)
         );
         if compare {
-            let theirs = run("promtool", &["test", "rules", file], &dir);
+            let theirs = promtool(&["test", "rules", file], &dir);
+            if promtool_out_of_disk(&theirs) {
+                eprintln!("promtool ran out of disk space on {file}: not compared");
+                continue;
+            }
             assert_eq!(
                 ours.status.code(),
                 theirs.status.code(),
@@ -150,7 +179,7 @@ fn rules_check_agrees_with_promtool() {
             combined(&ours)
         );
         if compare {
-            let theirs = run("promtool", &["check", "rules", file], &dir);
+            let theirs = promtool(&["check", "rules", file], &dir);
             assert_eq!(
                 ours.status.code(),
                 theirs.status.code(),
@@ -261,11 +290,11 @@ fn default_rule_pack_passes_both_tools() {
     if compare {
         let mut args = vec!["check", "rules"];
         args.extend(rule_files);
-        let checked = run("promtool", &args, &pack);
+        let checked = promtool(&args, &pack);
         assert_eq!(checked.status.code(), Some(0), "{}", combined(&checked));
         let mut args = vec!["test", "rules"];
         args.extend(&test_args);
-        let tested = run("promtool", &args, &pack);
+        let tested = promtool(&args, &pack);
         assert_eq!(tested.status.code(), Some(0), "{}", combined(&tested));
     }
 }
