@@ -7,31 +7,32 @@
 //! node_exporter's figures. Budget: RSS <= 12 MB, CPU <= 0.5 %; at most
 //! half of node_exporter's on both.
 //!
-//! `cargo bench -p opsdeck-agent --bench steady_state` (release build).
+//! `cargo bench --bench steady_state` runs the `opsdeck` binary this
+//! package builds (release profile), as `opsdeck agent --config …`.
 //! `OPSDECK_BENCH_SECONDS` sets the measured window (default 30 s, after a
 //! 10 s warm-up); the store grows until it holds the retention (1 h) of
 //! samples and range queries over it grow with it, so a window of a few
 //! minutes (`OPSDECK_BENCH_SECONDS=600`) shows the RSS an hour-old agent
 //! is heading for; the RSS is then also printed every minute.
-//! `OPSDECK_BENCH_AGENT_BINARY=target/release/opsdeck` measures that binary
-//! (`opsdeck agent --config …`) instead of this bench's own copy of the
-//! agent, whose code differs in size. Linux only.
+//! `OPSDECK_BENCH_AGENT_BINARY=path/to/opsdeck` measures another build
+//! (an older commit, side by side). `OPSDECK_BENCH_AGENT_WRAPPER` runs the
+//! agent under a command (`valgrind --tool=callgrind …`, as
+//! `scripts/code-layout` does) and also exercises the agent's HTTP API
+//! every few seconds, so that a profile covers what a dashboard asks for.
+//! Linux only.
 
+#[path = "../agent/benches/support/mod.rs"]
 mod support;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const CHILD_CONFIG_VAR: &str = "OPSDECK_BENCH_AGENT_CONFIG";
 const WARM_UP: Duration = Duration::from_secs(10);
 /// Windows at least this long also print the RSS every minute.
 const LONG_RUN_SECONDS: u64 = 120;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    if let Ok(path) = std::env::var(CHILD_CONFIG_VAR) {
-        return run_agent(&path);
-    }
     if !std::env::args().any(|a| a == "--bench") {
         println!("steady_state: run with `cargo bench` to measure");
         return Ok(());
@@ -46,11 +47,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let target = runtime.block_on(support::serve(body))?;
 
     let dir = tempfile::tempdir()?;
+    let agent_address = free_loopback_address()?;
     let config = dir.path().join("agent.yaml");
     std::fs::write(
         &config,
         format!(
-            "listen:\n  address: 127.0.0.1:0\ndata_dir: {}\nlog:\n  level: warn\nscrape:\n  - name: app\n    url: http://{target}/metrics\n    interval: 1s\n    timeout: 1s\nprocess:\n  pid: {}\n",
+            "listen:\n  address: {agent_address}\ndata_dir: {}\nlog:\n  level: warn\nscrape:\n  - name: app\n    url: http://{target}/metrics\n    interval: 1s\n    timeout: 1s\nprocess:\n  pid: {}\n",
             dir.path().join("data").display(),
             std::process::id()
         ),
@@ -59,7 +61,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let exporter = start_node_exporter();
 
     std::thread::sleep(WARM_UP);
-    let client = reqwest::blocking::Client::new();
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()?;
+    let profiling = !wrapper().is_empty();
     let agent_start = Usage::read(agent.0.id());
     let exporter_start = exporter.as_ref().and_then(|(e, _)| Usage::read(e.0.id()));
     let mut agent_rss = Vec::new();
@@ -82,6 +87,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         agent_rss.extend(reading);
+        if profiling && second % 5 == 0 {
+            exercise_api(&client, &agent_address);
+        }
         std::thread::sleep(Duration::from_secs(1).saturating_sub(tick.elapsed()));
     }
     let elapsed = started.elapsed().as_secs_f64();
@@ -109,43 +117,93 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// The agent child: this bench binary in agent mode, or the binary named
-/// by `OPSDECK_BENCH_AGENT_BINARY` as `opsdeck agent` runs.
+/// `opsdeck agent --config CONFIG`: the binary this package built, or the
+/// one `OPSDECK_BENCH_AGENT_BINARY` names, under the command
+/// `OPSDECK_BENCH_AGENT_WRAPPER` gives, if any.
 fn start_agent(config: &Path) -> std::io::Result<Child> {
-    let mut command = match std::env::var_os("OPSDECK_BENCH_AGENT_BINARY") {
-        Some(binary) => {
-            let mut command = Command::new(binary);
-            command.arg("agent").arg("--config").arg(config);
+    let binary = std::env::var_os("OPSDECK_BENCH_AGENT_BINARY")
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_opsdeck").into());
+    let wrapper = wrapper();
+    let mut command = match wrapper.split_first() {
+        Some((program, args)) => {
+            let mut command = Command::new(program);
+            command.args(args).arg(binary);
             command
         }
-        None => {
-            let mut command = Command::new(std::env::current_exe()?);
-            command.env(CHILD_CONFIG_VAR, config);
-            command
-        }
+        None => Command::new(binary),
     };
-    command.stdout(Stdio::null()).spawn()
+    command
+        .arg("agent")
+        .arg("--config")
+        .arg(config)
+        .stdout(Stdio::null())
+        .spawn()
 }
 
-/// The child: an agent as `opsdeck agent` runs it.
-fn run_agent(path: &str) -> Result<(), Box<dyn std::error::Error>> {
-    opsdeck_agent::memory::limit_malloc_arenas();
-    let config = opsdeck_agent::config::load(std::path::Path::new(path))?;
-    let runtime = opsdeck_agent::memory::agent_runtime()?;
-    runtime.block_on(async {
-        let _agent = opsdeck_agent::start(config).await?;
-        std::future::pending::<()>().await;
-        Ok(())
-    })
+fn wrapper() -> Vec<String> {
+    std::env::var("OPSDECK_BENCH_AGENT_WRAPPER")
+        .map(|w| w.split_whitespace().map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
+/// What a dashboard and a Prometheus-style client ask an agent for, so
+/// that a profile taken under `OPSDECK_BENCH_AGENT_WRAPPER` covers the
+/// code that serves them. Answers are read and dropped.
+fn exercise_api(client: &reqwest::blocking::Client, agent: &str) {
+    let paths = [
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/api/v1/snapshot",
+        "/api/v1/alerts",
+        "/api/v1/rules",
+        "/api/v1/query?query=sum%20by%20(code)%20(rate(http_requests_total%5B1m%5D))",
+        "/api/v1/query?query=app_pool_active%20%2F%20app_pool_max",
+        "/api/v1/query_range?query=nodejs_heap_size_used_bytes&start=-60&end=0&step=5",
+    ];
+    for path in paths {
+        let _ = client
+            .get(format!("http://{agent}{path}"))
+            .send()
+            .and_then(|r| r.bytes());
+    }
+    // The stream's first event is a full snapshot; reading it is enough.
+    if let Ok(mut stream) = client.get(format!("http://{agent}/api/v1/stream")).send() {
+        let mut first = [0u8; 4096];
+        let _ = std::io::Read::read(&mut stream, &mut first);
+    }
 }
 
 struct Guard(Child);
 
+/// How long a child gets to exit after SIGTERM (a profiler writing its
+/// output) before it is killed.
+const EXIT_GRACE: Duration = Duration::from_secs(60);
+
+/// Stops the child with SIGTERM, as a service manager would, so that an
+/// agent under a profiler exits cleanly and the profile gets written.
 impl Drop for Guard {
     fn drop(&mut self) {
+        let Ok(pid) = libc::pid_t::try_from(self.0.id()) else {
+            return;
+        };
+        // SAFETY: kill only sends a signal to our own child.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        let deadline = Instant::now() + EXIT_GRACE;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+fn free_loopback_address() -> std::io::Result<String> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(listener.local_addr()?.to_string())
 }
 
 fn start_node_exporter() -> Option<(Guard, String)> {
