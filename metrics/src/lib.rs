@@ -10,8 +10,10 @@ pub mod matcher;
 pub mod promql;
 pub mod sample;
 pub mod store;
+pub mod summary;
 
 pub use labels::{Label, Labels, METRIC_NAME};
 pub use matcher::{MatchOp, Matcher};
 pub use sample::{is_stale_nan, Sample, STALE_NAN};
-pub use store::{Queryable, SeriesSamples, SeriesStore, StoreConfig};
+pub use store::{Piece, Queryable, SeriesSamples, SeriesStore, StoreConfig};
+pub use summary::SamplesSummary;

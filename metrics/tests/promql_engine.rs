@@ -267,3 +267,111 @@ fn range_functions_stream_series_from_the_store() {
             .expect("query")
     );
 }
+
+/// The store without its chunk summaries: every range function reads
+/// samples (the trait's defaults).
+struct SamplesOnly<'a>(&'a SeriesStore);
+
+impl opsdeck_metrics::Queryable for SamplesOnly<'_> {
+    fn select(
+        &self,
+        matchers: &[opsdeck_metrics::Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Vec<opsdeck_metrics::SeriesSamples> {
+        self.0.select(matchers, mint, maxt)
+    }
+}
+
+/// Range functions over windows that cover whole closed chunks are
+/// computed from the chunks' summaries. They give what the samples give:
+/// exactly for counts, extremes, ends and a counter without resets, and to
+/// rounding where sums are added in another order.
+#[test]
+fn range_functions_over_chunk_summaries_match_the_samples() {
+    let store = SeriesStore::new(StoreConfig {
+        retention_ms: None,
+        ..Default::default()
+    });
+    const SCRAPE: i64 = 15_000;
+    for (series, shape) in ["steady", "resets", "stale", "wave", "flat"]
+        .into_iter()
+        .enumerate()
+    {
+        let labels = Labels::from_pairs([("__name__", "m"), ("shape", shape)]);
+        let mut counter = 0.0;
+        for i in 0..=240i64 {
+            counter += (i % 7 + series as i64) as f64;
+            let v = match shape {
+                "steady" => counter,
+                "resets" if i % 50 == 49 => {
+                    counter = 3.0;
+                    counter
+                }
+                "resets" => counter,
+                "stale" if i % 40 == 13 => STALE_NAN,
+                "stale" => 1e9 - i as f64 * 1e5,
+                "wave" => 4e10 + 1e9 * (i as f64 / 20.0).sin(),
+                _ => 42.0,
+            };
+            store.append(&labels, i * SCRAPE, v).expect("append");
+        }
+    }
+    let now = 240 * SCRAPE;
+    let functions = [
+        "rate",
+        "increase",
+        "delta",
+        "deriv",
+        "resets",
+        "changes",
+        "min_over_time",
+        "max_over_time",
+        "count_over_time",
+        "last_over_time",
+        "first_over_time",
+        "present_over_time",
+    ];
+    let engine = Engine::default();
+    let mut compared = 0;
+    for range in ["6h", "1h", "37m", "16m", "5m"] {
+        let texts = functions
+            .iter()
+            .map(|f| format!("{f}(m[{range}])"))
+            .chain([format!("predict_linear(m[{range}], 3600)")]);
+        for text in texts {
+            for at in [now, now - 7 * SCRAPE, now - 30 * MIN] {
+                let evaluate = |db: &dyn opsdeck_metrics::Queryable| match engine
+                    .instant(db, &query(&text), at)
+                    .expect("query")
+                {
+                    Value::Vector(samples) => samples,
+                    other => panic!("{text}: expected a vector, got {other:?}"),
+                };
+                let (summarised, sampled) = (evaluate(&store), evaluate(&SamplesOnly(&store)));
+                assert_eq!(summarised.len(), sampled.len(), "{text} at {at}");
+                for (a, b) in summarised.iter().zip(&sampled) {
+                    assert_eq!(a.labels, b.labels, "{text} at {at}");
+                    let close = a.v == b.v
+                        || (a.v.is_nan() && b.v.is_nan())
+                        || (a.v - b.v).abs() <= 1e-9 * a.v.abs().max(b.v.abs());
+                    assert!(close, "{text} at {at} {}: {} vs {}", a.labels, a.v, b.v);
+                    // A fit adds its sums in another order, and so does
+                    // a counter's correction for its resets (any decrease).
+                    let fit = text.starts_with("deriv") || text.starts_with("predict_linear");
+                    let counter = text.starts_with("rate") || text.starts_with("increase");
+                    let decreasing = a
+                        .labels
+                        .get("shape")
+                        .is_some_and(|s| s != "steady" && s != "flat");
+                    let rounded = fit || (counter && decreasing);
+                    if !rounded {
+                        assert_eq!(a.v.to_bits(), b.v.to_bits(), "{text} at {at} {}", a.labels);
+                    }
+                    compared += 1;
+                }
+            }
+        }
+    }
+    assert!(compared > 500, "{compared} values compared");
+}

@@ -20,7 +20,7 @@ mod functions;
 mod go_strings;
 mod histogram;
 mod labels_out;
-mod math;
+pub(crate) mod math;
 mod range_functions;
 mod selector;
 

@@ -3,9 +3,10 @@
 
 use super::eval::{Points, Series, Steps};
 use super::math::{kahan_sum_inc, quantile, KahanSum, Mean, Variance};
-use super::selector::Windows;
+use super::selector::{without_stale_markers, Windows};
 use super::QueryError;
-use crate::Sample;
+use crate::summary::FitSums;
+use crate::{Piece, Sample, SamplesSummary};
 
 /// What a function sees of one window besides its samples.
 #[derive(Debug, Clone, Copy)]
@@ -57,6 +58,68 @@ pub(crate) fn map_windows(
     out
 }
 
+/// Like [`map_windows`], for a function that can also be computed from the
+/// summary of a window's samples (`from_summary`). A single window read
+/// from the store may then come as summaries of the closed chunks it
+/// covers whole, and is computed from their merged summary without
+/// decoding them; a window that comes as samples alone (every window of a
+/// range query or a subquery, and most short ones) is computed from the
+/// samples by `from_samples`, as [`map_windows`] does.
+fn map_summarisable(
+    windows: &Windows,
+    steps: &Steps,
+    keeps_name: bool,
+    mut from_samples: impl FnMut(&[Sample], Window) -> Option<f64>,
+    mut from_summary: impl FnMut(&SamplesSummary, Window) -> Option<f64>,
+) -> Vec<Series> {
+    let end = windows.ends.first().copied().unwrap_or(steps.start);
+    let window = Window {
+        start: end.saturating_sub(windows.range_ms),
+        end,
+        eval_time: steps.time(0),
+        step: 0,
+    };
+    let mut out = Vec::new();
+    let mut kept = Vec::new();
+    let summarised = windows.for_each_summarised(|labels, pieces| {
+        let value = match pieces {
+            [Piece::Samples(samples)] => {
+                let samples = without_stale_markers(samples, &mut kept);
+                if samples.is_empty() {
+                    return;
+                }
+                from_samples(samples, window)
+            }
+            _ => {
+                let merged = pieces
+                    .iter()
+                    .filter_map(|piece| match piece {
+                        Piece::Samples(samples) => SamplesSummary::of(samples),
+                        Piece::Summary(summary) => Some(**summary),
+                    })
+                    .reduce(|mut merged, next| {
+                        merged.merge(&next);
+                        merged
+                    });
+                let Some(summary) = merged else { return };
+                from_summary(&summary, window)
+            }
+        };
+        if value.is_some() {
+            out.push(Series {
+                labels: labels.clone(),
+                drop_name: !keeps_name,
+                points: Points::from_elem(value, 1),
+            });
+        }
+    });
+    if summarised {
+        out
+    } else {
+        map_windows(windows, steps, keeps_name, from_samples)
+    }
+}
+
 /// Calls `f` with the samples of `samples` inside each window
 /// `(end - range_ms, end]`; the ends never decrease, so two cursors do.
 pub(crate) fn for_each_window<'s>(
@@ -91,34 +154,67 @@ pub(crate) fn compute(
     let range_s = windows.range_ms as f64 / 1000.0;
     let scalar_at = |step: usize| scalars.first().map_or(f64::NAN, |s| s[step]);
     let out = match name {
-        "rate" => map_windows(windows, steps, false, |s, w| {
-            extrapolated_delta(s, w, true).map(|d| d / range_s)
-        }),
-        "increase" => map_windows(windows, steps, false, |s, w| extrapolated_delta(s, w, true)),
-        "delta" => map_windows(windows, steps, false, |s, w| {
-            extrapolated_delta(s, w, false)
-        }),
+        "rate" => map_summarisable(
+            windows,
+            steps,
+            false,
+            |s, w| extrapolated_delta(s, w, true).map(|d| d / range_s),
+            |s, w| summary_delta(s, w, true).map(|d| d / range_s),
+        ),
+        "increase" => map_summarisable(
+            windows,
+            steps,
+            false,
+            |s, w| extrapolated_delta(s, w, true),
+            |s, w| summary_delta(s, w, true),
+        ),
+        "delta" => map_summarisable(
+            windows,
+            steps,
+            false,
+            |s, w| extrapolated_delta(s, w, false),
+            |s, w| summary_delta(s, w, false),
+        ),
         "irate" => map_windows(windows, steps, false, |s, _| instant_delta(s, true)),
         "idelta" => map_windows(windows, steps, false, |s, _| instant_delta(s, false)),
-        "deriv" => map_windows(windows, steps, false, |s, _| {
-            (s.len() >= 2).then(|| linear_regression(s, s[0].t).0)
-        }),
-        "predict_linear" => map_windows(windows, steps, false, |s, w| {
-            (s.len() >= 2).then(|| {
-                let (slope, intercept) = linear_regression(s, w.eval_time);
-                slope * scalar_at(w.step) + intercept
-            })
-        }),
-        "resets" => map_windows(windows, steps, false, |s, _| {
-            Some(s.windows(2).filter(|p| p[1].v < p[0].v).count() as f64)
-        }),
-        "changes" => map_windows(windows, steps, false, |s, _| {
-            Some(
-                s.windows(2)
-                    .filter(|p| !(p[1].v == p[0].v || (p[1].v.is_nan() && p[0].v.is_nan())))
-                    .count() as f64,
+        "deriv" => map_summarisable(
+            windows,
+            steps,
+            false,
+            |s, _| (s.len() >= 2).then(|| linear_regression(s, s[0].t).0),
+            |s, _| (s.count >= 2).then(|| summary_regression(s, s.first.t).0),
+        ),
+        "predict_linear" => {
+            let predict =
+                |(slope, intercept): (f64, f64), w: Window| slope * scalar_at(w.step) + intercept;
+            map_summarisable(
+                windows,
+                steps,
+                false,
+                |s, w| (s.len() >= 2).then(|| predict(linear_regression(s, w.eval_time), w)),
+                |s, w| (s.count >= 2).then(|| predict(summary_regression(s, w.eval_time), w)),
             )
-        }),
+        }
+        "resets" => map_summarisable(
+            windows,
+            steps,
+            false,
+            |s, _| Some(s.windows(2).filter(|p| p[1].v < p[0].v).count() as f64),
+            |s, _| Some(f64::from(s.resets)),
+        ),
+        "changes" => map_summarisable(
+            windows,
+            steps,
+            false,
+            |s, _| {
+                Some(
+                    s.windows(2)
+                        .filter(|p| !(p[1].v == p[0].v || (p[1].v.is_nan() && p[0].v.is_nan())))
+                        .count() as f64,
+                )
+            },
+            |s, _| Some(f64::from(s.changes)),
+        ),
         "avg_over_time" => map_windows(windows, steps, false, |s, _| {
             let mut mean = Mean::default();
             s.iter().for_each(|p| mean.add(p.v));
@@ -129,20 +225,52 @@ pub(crate) fn compute(
             s.iter().for_each(|p| sum.add(p.v));
             Some(sum.value())
         }),
-        "min_over_time" => map_windows(windows, steps, false, |s, _| {
-            s.iter()
-                .map(|p| p.v)
-                .reduce(|m, v| if v < m || m.is_nan() { v } else { m })
-        }),
-        "max_over_time" => map_windows(windows, steps, false, |s, _| {
-            s.iter()
-                .map(|p| p.v)
-                .reduce(|m, v| if v > m || m.is_nan() { v } else { m })
-        }),
-        "count_over_time" => map_windows(windows, steps, false, |s, _| Some(s.len() as f64)),
-        "present_over_time" => map_windows(windows, steps, false, |_, _| Some(1.0)),
-        "last_over_time" => map_windows(windows, steps, true, |s, _| s.last().map(|p| p.v)),
-        "first_over_time" => map_windows(windows, steps, true, |s, _| s.first().map(|p| p.v)),
+        "min_over_time" => map_summarisable(
+            windows,
+            steps,
+            false,
+            |s, _| {
+                s.iter()
+                    .map(|p| p.v)
+                    .reduce(|m, v| if v < m || m.is_nan() { v } else { m })
+            },
+            |s, _| Some(s.min),
+        ),
+        "max_over_time" => map_summarisable(
+            windows,
+            steps,
+            false,
+            |s, _| {
+                s.iter()
+                    .map(|p| p.v)
+                    .reduce(|m, v| if v > m || m.is_nan() { v } else { m })
+            },
+            |s, _| Some(s.max),
+        ),
+        "count_over_time" => map_summarisable(
+            windows,
+            steps,
+            false,
+            |s, _| Some(s.len() as f64),
+            |s, _| Some(f64::from(s.count)),
+        ),
+        "present_over_time" => {
+            map_summarisable(windows, steps, false, |_, _| Some(1.0), |_, _| Some(1.0))
+        }
+        "last_over_time" => map_summarisable(
+            windows,
+            steps,
+            true,
+            |s, _| s.last().map(|p| p.v),
+            |s, _| Some(s.last.v),
+        ),
+        "first_over_time" => map_summarisable(
+            windows,
+            steps,
+            true,
+            |s, _| s.first().map(|p| p.v),
+            |s, _| Some(s.first.v),
+        ),
         "stddev_over_time" | "stdvar_over_time" => {
             let stddev = name == "stddev_over_time";
             map_windows(windows, steps, false, |s, _| {
@@ -244,10 +372,48 @@ fn extrapolated_delta(samples: &[Sample], w: Window, is_counter: bool) -> Option
             previous = p.v;
         }
     }
+    Some(extrapolate(
+        result,
+        (first, last),
+        samples.len(),
+        w,
+        is_counter,
+    ))
+}
+
+/// [`extrapolated_delta`] from a summary of the window's samples. Without
+/// resets the result is the same; with them the corrections are added in
+/// another order.
+fn summary_delta(s: &SamplesSummary, w: Window, is_counter: bool) -> Option<f64> {
+    if s.count < 2 {
+        return None;
+    }
+    let mut result = s.last.v - s.first.v;
+    if is_counter && s.resets > 0 {
+        result += s.reset_correction;
+    }
+    Some(extrapolate(
+        result,
+        (s.first, s.last),
+        s.count as usize,
+        w,
+        is_counter,
+    ))
+}
+
+/// Extrapolates the change `result` between the `count` samples from
+/// `first` to `last` to the window's edges (see [`extrapolated_delta`]).
+fn extrapolate(
+    result: f64,
+    (first, last): (Sample, Sample),
+    count: usize,
+    w: Window,
+    is_counter: bool,
+) -> f64 {
     let mut to_start = (first.t - w.start) as f64 / 1000.0;
     let mut to_end = (w.end - last.t) as f64 / 1000.0;
     let sampled = (last.t - first.t) as f64 / 1000.0;
-    let average_interval = sampled / (samples.len() - 1) as f64;
+    let average_interval = sampled / (count - 1) as f64;
     let threshold = average_interval * 1.1;
     if to_start >= threshold {
         to_start = average_interval / 2.0;
@@ -261,7 +427,7 @@ fn extrapolated_delta(samples: &[Sample], w: Window, is_counter: bool) -> Option
     if to_end >= threshold {
         to_end = average_interval / 2.0;
     }
-    Some(result * (sampled + to_start + to_end) / sampled)
+    result * (sampled + to_start + to_end) / sampled
 }
 
 fn seconds(t_ms: i64) -> f64 {
@@ -326,15 +492,40 @@ fn linear_regression(samples: &[Sample], intercept_time: i64) -> (f64, f64) {
         (sum_x2, c_x2) = kahan_sum_inc(x * x, sum_x2, c_x2);
     }
     if const_y {
-        if init_y.is_infinite() {
-            return (f64::NAN, f64::NAN);
-        }
-        return (0.0, init_y);
+        return constant_fit(init_y);
     }
-    let (sum_x, sum_y, sum_xy, sum_x2) = (sum_x + c_x, sum_y + c_y, sum_xy + c_xy, sum_x2 + c_x2);
-    let cov_xy = sum_xy - sum_x * sum_y / n;
-    let var_x = sum_x2 - sum_x * sum_x / n;
+    let sums = FitSums {
+        x: sum_x + c_x,
+        x2: sum_x2 + c_x2,
+        y: sum_y + c_y,
+        xy: sum_xy + c_xy,
+    };
+    fit(n, &sums)
+}
+
+/// [`linear_regression`] from a summary of the samples.
+fn summary_regression(s: &SamplesSummary, intercept_time: i64) -> (f64, f64) {
+    if s.is_constant() {
+        return constant_fit(s.first.v);
+    }
+    fit(f64::from(s.count), &s.fit_from(intercept_time))
+}
+
+/// The fit of values that are all `y`.
+fn constant_fit(y: f64) -> (f64, f64) {
+    if y.is_infinite() {
+        (f64::NAN, f64::NAN)
+    } else {
+        (0.0, y)
+    }
+}
+
+/// Slope and intercept of the least-squares line through `n` points with
+/// the sums `s`.
+fn fit(n: f64, s: &FitSums) -> (f64, f64) {
+    let cov_xy = s.xy - s.x * s.y / n;
+    let var_x = s.x2 - s.x * s.x / n;
     let slope = cov_xy / var_x;
-    let intercept = sum_y / n - slope * sum_x / n;
+    let intercept = s.y / n - slope * s.x / n;
     (slope, intercept)
 }

@@ -6,7 +6,7 @@ use promql_parser::parser::{MatrixSelector, VectorSelector};
 
 use super::eval::{duration_ms, Evaluator, Points, SampleSeries, Series, Steps};
 use crate::store::SeriesSamples;
-use crate::{is_stale_nan, Labels, MatchOp, Matcher, Queryable, Sample, METRIC_NAME};
+use crate::{is_stale_nan, Labels, MatchOp, Matcher, Piece, Queryable, Sample, METRIC_NAME};
 
 /// A range-vector argument: the samples of each series, with the window
 /// `(end - range_ms, end]` every step looks at.
@@ -54,23 +54,51 @@ impl<'a> Windows<'a> {
                 }
             }
             Source::Selector { db, vs, mint, maxt } => {
-                // Range vectors never contain stale markers; a window
-                // holding one is copied without them into `kept`.
                 let mut kept: Vec<Sample> = Vec::new();
                 for_each_selected(*db, vs, *mint, *maxt, Read::All, &mut |labels, samples| {
-                    let samples = if samples.iter().any(|p| is_stale_nan(p.v)) {
-                        kept.clear();
-                        kept.extend(samples.iter().filter(|p| !is_stale_nan(p.v)));
-                        &kept
-                    } else {
-                        samples
-                    };
+                    let samples = without_stale_markers(samples, &mut kept);
                     if !samples.is_empty() {
                         f(labels, false, samples);
                     }
                 });
             }
         }
+    }
+}
+
+/// Range vectors never contain stale markers: `samples` as they are, or
+/// when they hold one, copied without them into `kept`.
+pub(crate) fn without_stale_markers<'s>(
+    samples: &'s [Sample],
+    kept: &'s mut Vec<Sample>,
+) -> &'s [Sample] {
+    if !samples.iter().any(|p| is_stale_nan(p.v)) {
+        return samples;
+    }
+    kept.clear();
+    kept.extend(samples.iter().filter(|p| !is_stale_nan(p.v)));
+    kept
+}
+
+impl Windows<'_> {
+    /// Calls `f` with each series of a single window read straight from
+    /// the store, as [`Queryable::for_each_summarised`] hands it over:
+    /// runs of samples (stale markers included) and summaries of runs.
+    /// Returns false, calling nothing, for the windows of more than one
+    /// step, of a subquery, or of a selector with `or` alternatives (which
+    /// is read whole to be merged): those have samples only.
+    pub fn for_each_summarised(&self, mut f: impl FnMut(&Labels, &[Piece<'_>])) -> bool {
+        let Source::Selector { db, vs, mint, maxt } = &self.source else {
+            return false;
+        };
+        if self.ends.len() != 1 || !vs.matchers.or_matchers.is_empty() {
+            return false;
+        }
+        if mint <= maxt {
+            let matchers = matchers_of(vs, &vs.matchers.matchers);
+            db.for_each_summarised(&matchers, *mint, *maxt, &mut f);
+        }
+        true
     }
 }
 

@@ -25,10 +25,11 @@ use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
 
-use crate::{Labels, Matcher, Sample};
+use crate::{Labels, Matcher, Sample, SamplesSummary};
 use housekeeping::Housekeeping;
 use index::SeriesIndex;
-use series::{Appended, Rejection, Series, SeriesId};
+use series::{Appended, Part, Rejection, Series, SeriesId};
+use smallvec::SmallVec;
 use staleness::ScrapeSources;
 use stats::Counters;
 
@@ -72,6 +73,25 @@ pub trait Queryable: Send + Sync {
         }
     }
 
+    /// Like [`Queryable::for_each_selected`], but a store may hand over a
+    /// run of samples that lies wholly inside `[mint, maxt]` as its
+    /// summary instead of the samples: `visit` gets the series' samples in
+    /// the range as pieces, oldest first. Range functions that can work
+    /// from summaries (see [`SamplesSummary`]) then need not decode every
+    /// sample of a long window. The default hands over all samples as one
+    /// piece.
+    fn for_each_summarised(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        visit: &mut dyn FnMut(&Labels, &[Piece<'_>]),
+    ) {
+        self.for_each_selected(matchers, mint, maxt, &mut |labels, samples| {
+            visit(labels, &[Piece::Samples(samples)])
+        });
+    }
+
     /// Like [`Queryable::for_each_selected`], with what
     /// [`Queryable::select_newest`] returns: each series' newest sample.
     fn for_each_newest(
@@ -85,6 +105,16 @@ pub trait Queryable: Send + Sync {
             visit(&s.labels, &s.samples);
         }
     }
+}
+
+/// Part of a series' samples in a range, as
+/// [`Queryable::for_each_summarised`] hands them over.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Piece<'a> {
+    /// Samples, stale markers included.
+    Samples(&'a [Sample]),
+    /// The summary of a run of samples (without its stale markers).
+    Summary(&'a SamplesSummary),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -328,20 +358,35 @@ impl SeriesStore {
         read: impl Fn(&Series, i64, i64, &mut Vec<Sample>) -> isize,
         mut visit: impl FnMut(&Series, &mut Vec<Sample>),
     ) {
-        let mint = mint.max(self.retention_cutoff());
-        if mint > maxt {
-            return;
-        }
         let mut samples = Vec::new();
-        for s in self.select_in_label_order(matchers) {
+        self.walk_selected(matchers, mint, maxt, |s, mint, maxt| {
             samples.clear();
-            let bytes_delta = read(&s, mint, maxt, &mut samples);
+            let bytes_delta = read(s, mint, maxt, &mut samples);
             if bytes_delta != 0 {
                 self.adjust_bytes(bytes_delta);
             }
             if !samples.is_empty() {
-                visit(&s, &mut samples);
+                visit(s, &mut samples);
             }
+        });
+    }
+
+    /// Calls `each` with every series matching `matchers`, in label order,
+    /// and the range `[mint, maxt]` left after retention (none if nothing
+    /// is left).
+    fn walk_selected(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        mut each: impl FnMut(&Series, i64, i64),
+    ) {
+        let mint = mint.max(self.retention_cutoff());
+        if mint > maxt {
+            return;
+        }
+        for s in self.select_in_label_order(matchers) {
+            each(&s, mint, maxt);
         }
     }
 
@@ -405,6 +450,42 @@ impl Queryable for SeriesStore {
     ) {
         self.visit_selected(matchers, mint, maxt, read_newest, |s, samples| {
             visit(&s.labels, samples)
+        });
+    }
+
+    /// Closed chunks inside the range are handed over as summaries; see
+    /// `Series::summarise_between`.
+    fn for_each_summarised(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        visit: &mut dyn FnMut(&Labels, &[Piece<'_>]),
+    ) {
+        let mut samples = Vec::new();
+        let mut parts = Vec::new();
+        self.walk_selected(matchers, mint, maxt, |s, mint, maxt| {
+            samples.clear();
+            parts.clear();
+            let bytes_delta = s.summarise_between(mint, maxt, &mut samples, &mut parts);
+            if bytes_delta != 0 {
+                self.adjust_bytes(bytes_delta);
+            }
+            let mut start = 0;
+            let pieces: SmallVec<[Piece; 8]> = parts
+                .iter()
+                .map(|part| match part {
+                    Part::Decoded { end } => {
+                        let run = &samples[start..*end];
+                        start = *end;
+                        Piece::Samples(run)
+                    }
+                    Part::Summary(summary) => Piece::Summary(summary),
+                })
+                .collect();
+            if !pieces.is_empty() {
+                visit(&s.labels, &pieces);
+            }
         });
     }
 }

@@ -5,9 +5,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use parking_lot::Mutex;
 
-use super::chunk::{HeadChunk, ResumePoints};
+use super::chunk::{ClosedChunk, HeadChunk, ResumePoints};
 use super::closed::ClosedChunks;
-use crate::{is_stale_nan, Labels, Sample};
+use crate::{is_stale_nan, Labels, Sample, SamplesSummary};
 
 pub(crate) type SeriesId = u64;
 
@@ -63,10 +63,33 @@ struct SeriesData {
     /// Where reads can resume decoding inside chunks, left by earlier
     /// reads; at most [`MAX_RESUME_CHUNKS`], their bytes in `chunk_bytes`.
     resume: Vec<ResumePoints>,
+    /// Summaries of closed chunks that summarising reads covered whole,
+    /// oldest first, their bytes in `chunk_bytes`. Made by the first such
+    /// read of a chunk and kept while the chunk is: a closed chunk never
+    /// changes, and a rule reads the same long window at every evaluation.
+    summaries: Vec<ChunkSummary>,
     removed: bool,
     /// Heap bytes of the chunks, kept in step with every change so that the
     /// store's total can be adjusted by exact differences.
     chunk_bytes: usize,
+}
+
+/// The summary of the closed chunk starting at `chunk_min_t`; `None` when
+/// it holds only stale markers.
+struct ChunkSummary {
+    chunk_min_t: i64,
+    summary: Option<SamplesSummary>,
+}
+
+/// What a summarising read found, oldest first (see
+/// [`Series::summarise_between`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Part {
+    /// Decoded samples: those of the read's buffer from the end of the
+    /// previous `Decoded` part (or its start) up to `end`.
+    Decoded { end: usize },
+    /// A closed chunk inside the range, summarised.
+    Summary(SamplesSummary),
 }
 
 /// Bytes freed by dropping chunks, with the samples they held.
@@ -89,6 +112,7 @@ impl Series {
                 closed: ClosedChunks::default(),
                 head,
                 resume: Vec::new(),
+                summaries: Vec::new(),
                 removed: false,
                 chunk_bytes,
             }),
@@ -183,7 +207,22 @@ impl Series {
     /// each), which is shorter than copying them out to decode unlocked,
     /// and the writer appends to a series once per scrape.
     pub(crate) fn extend_between(&self, mint: i64, maxt: i64, out: &mut Vec<Sample>) -> isize {
-        self.data.lock().extend_between(mint, maxt, out)
+        self.data.lock().extend_between(mint, maxt, out, None)
+    }
+
+    /// Like [`Series::extend_between`], but a closed chunk inside the range
+    /// is summarised instead of decoded: `parts` gets, oldest first, the
+    /// runs of samples appended to `out` and the summaries between them.
+    pub(crate) fn summarise_between(
+        &self,
+        mint: i64,
+        maxt: i64,
+        out: &mut Vec<Sample>,
+        parts: &mut Vec<Part>,
+    ) -> isize {
+        self.data
+            .lock()
+            .extend_between(mint, maxt, out, Some(parts))
     }
 
     /// The newest sample in `[mint, maxt]`, with the change in chunk bytes.
@@ -200,7 +239,7 @@ impl Series {
             return (sample, 0);
         }
         let mut samples = Vec::new();
-        let bytes_delta = data.extend_between(mint, maxt, &mut samples);
+        let bytes_delta = data.extend_between(mint, maxt, &mut samples, None);
         (samples.pop(), bytes_delta)
     }
 
@@ -228,6 +267,12 @@ impl Series {
             data.resume = Vec::new();
         }
         freed.bytes += resume_before - data.resume_bytes();
+        let summaries_before = data.summaries_bytes();
+        data.summaries.retain(|s| s.chunk_min_t >= oldest);
+        if data.summaries.is_empty() {
+            data.summaries = Vec::new();
+        }
+        freed.bytes += summaries_before - data.summaries_bytes();
         data.chunk_bytes -= freed.bytes;
         freed
     }
@@ -278,8 +323,15 @@ fn points_for(
 }
 
 impl SeriesData {
-    /// See [`Series::extend_between`].
-    fn extend_between(&mut self, mint: i64, maxt: i64, out: &mut Vec<Sample>) -> isize {
+    /// See [`Series::extend_between`], and with `parts`
+    /// [`Series::summarise_between`].
+    fn extend_between(
+        &mut self,
+        mint: i64,
+        maxt: i64,
+        out: &mut Vec<Sample>,
+        mut parts: Option<&mut Vec<Part>>,
+    ) -> isize {
         let head_overlaps = self.head.max_t() >= mint && self.head.min_t() <= maxt;
         // The chunk the range starts in, if it starts after that chunk's
         // first sample: the next read of the same window resumes near mint.
@@ -294,6 +346,8 @@ impl SeriesData {
             closed,
             head,
             resume,
+            summaries,
+            chunk_bytes,
             ..
         } = self;
         // Only the chunk the range starts in uses and leaves resume points.
@@ -305,8 +359,11 @@ impl SeriesData {
         // growing the vector while decoding costs more than the decoding,
         // and sizing it for whole chunks made a rule over thousands of
         // series hold twice the memory it needs (which glibc then keeps).
+        let summarising = parts.is_some();
+        let summarised = |c: &ClosedChunk| summarising && c.min_t >= mint && c.max_t <= maxt;
         let capacity = closed
             .clone()
+            .filter(|c| !summarised(c))
             .map(|c| expected_in((mint, maxt), c.min_t, c.max_t, c.count as usize))
             .sum::<usize>()
             + head.map_or(0, |h| {
@@ -314,7 +371,18 @@ impl SeriesData {
             });
         out.reserve(capacity);
         let mut passed_maxt = false;
+        // Where the samples decoded since the last summary start.
+        let mut run_start = out.len();
         for chunk in closed {
+            if let (Some(parts), true) = (parts.as_deref_mut(), summarised(chunk)) {
+                let summary = summary_of(summaries, chunk_bytes, chunk, out);
+                if out.len() > run_start {
+                    parts.push(Part::Decoded { end: out.len() });
+                    run_start = out.len();
+                }
+                parts.extend(summary.map(Part::Summary));
+                continue;
+            }
             let points = points_for(resume, slot, chunk.min_t);
             passed_maxt = chunk.extend_between((mint, maxt), out, points);
             if passed_maxt {
@@ -325,7 +393,17 @@ impl SeriesData {
             let points = points_for(resume, slot, head.min_t());
             head.extend_between((mint, maxt), out, points);
         }
+        if let Some(parts) = parts {
+            if out.len() > run_start {
+                parts.push(Part::Decoded { end: out.len() });
+            }
+        }
         self.chunk_bytes as isize - bytes_before as isize
+    }
+
+    /// Heap bytes of the chunk summaries.
+    fn summaries_bytes(&self) -> usize {
+        self.summaries.capacity() * size_of::<ChunkSummary>()
     }
 
     /// Index of the resume points for the chunk starting at `chunk_min_t`,
@@ -378,6 +456,37 @@ impl SeriesData {
         self.head = HeadChunk::new(t, v);
         self.chunk_bytes += self.head.heap_bytes();
     }
+}
+
+/// The summary of a closed chunk, made (by decoding the chunk into the
+/// spare room of `scratch`) and kept in `summaries` if it is not there yet;
+/// `chunk_bytes` counts what that takes.
+fn summary_of(
+    summaries: &mut Vec<ChunkSummary>,
+    chunk_bytes: &mut usize,
+    chunk: &ClosedChunk,
+    scratch: &mut Vec<Sample>,
+) -> Option<SamplesSummary> {
+    // Chunks are summarised in time order, mostly the newest last.
+    let at = summaries.partition_point(|s| s.chunk_min_t < chunk.min_t);
+    if let Some(known) = summaries.get(at).filter(|s| s.chunk_min_t == chunk.min_t) {
+        return known.summary;
+    }
+    let start = scratch.len();
+    chunk.extend_between((i64::MIN, i64::MAX), scratch, None);
+    let summary = SamplesSummary::of(&scratch[start..]);
+    scratch.truncate(start);
+    let capacity_before = summaries.capacity();
+    summaries.reserve_exact(1);
+    summaries.insert(
+        at,
+        ChunkSummary {
+            chunk_min_t: chunk.min_t,
+            summary,
+        },
+    );
+    *chunk_bytes += (summaries.capacity() - capacity_before) * size_of::<ChunkSummary>();
+    summary
 }
 
 /// How many of a chunk's `count` samples, spread over `[min_t, max_t]`,

@@ -5,7 +5,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use opsdeck_metrics::promql::{Engine, Query, QueryError, RangeSeries, Value, VectorSample};
 use opsdeck_metrics::{
-    Labels, Matcher, Queryable, SeriesSamples, SeriesStore, StoreConfig, METRIC_NAME, STALE_NAN,
+    Labels, Matcher, Piece, Queryable, SeriesSamples, SeriesStore, StoreConfig, METRIC_NAME,
+    STALE_NAN,
 };
 
 use super::parse::{Command, Eval, EvalKind, Expected, Load, MessageMatch, Point};
@@ -76,8 +77,10 @@ impl Db {
     }
 }
 
-impl Queryable for Db {
-    fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<SeriesSamples> {
+impl Db {
+    /// Remembers whether `matchers` select a series with native histogram
+    /// samples.
+    fn note_histogram_read(&self, matchers: &[Matcher]) {
         if self
             .histograms
             .iter()
@@ -85,7 +88,26 @@ impl Queryable for Db {
         {
             self.read_histogram.store(true, Ordering::Relaxed);
         }
+    }
+}
+
+impl Queryable for Db {
+    fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<SeriesSamples> {
+        self.note_histogram_read(matchers);
         self.store.select(matchers, mint, maxt)
+    }
+
+    /// The store's own, so that range functions over windows covering whole
+    /// chunks are tested as they run: from the chunks' summaries.
+    fn for_each_summarised(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        visit: &mut dyn FnMut(&Labels, &[Piece<'_>]),
+    ) {
+        self.note_histogram_read(matchers);
+        self.store.for_each_summarised(matchers, mint, maxt, visit);
     }
 }
 

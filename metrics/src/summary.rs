@@ -1,0 +1,267 @@
+//! Summaries of a run of samples: what the range functions that need no
+//! more than counts, extremes, first and last samples and least-squares
+//! sums (`resets`, `changes`, `rate`, `increase`, `delta`, `deriv`,
+//! `predict_linear`, `count_`, `min_`, `max_`, `last_` and
+//! `present_over_time`) read of it.
+//!
+//! The store keeps one per closed chunk that a read covered whole, so a
+//! long window (`predict_linear(…[6h])`, `resets(…[1h])`) reads one summary
+//! per chunk instead of decoding every sample, and only the chunks at the
+//! window's edges are decoded. Summaries of consecutive runs merge into the
+//! summary of the whole run.
+//!
+//! Stale markers are left out, as range vectors leave them out. Counts,
+//! extremes and first and last samples merge exactly. The sums merge in a
+//! different order than one pass over the samples adds them, so what is
+//! computed from them (a counter's corrections for its resets, the slope
+//! and intercept of a fit) can differ from that in the last bits.
+
+use crate::promql::math::kahan_sum_inc;
+use crate::{is_stale_nan, Sample};
+
+/// The summary of a non-empty run of samples, stale markers left out.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SamplesSummary {
+    pub(crate) count: u32,
+    pub(crate) first: Sample,
+    pub(crate) last: Sample,
+    /// Values below the value before them (counter resets).
+    pub(crate) resets: u32,
+    /// Values different from the value before them, NaN after NaN being no
+    /// change.
+    pub(crate) changes: u32,
+    /// The sum of the values just before each reset: what a counter lost.
+    pub(crate) reset_correction: f64,
+    /// The smallest and largest value, NaN only when every value is NaN;
+    /// of equal values the first.
+    pub(crate) min: f64,
+    pub(crate) max: f64,
+    pub(crate) has_nan: bool,
+    /// Least-squares sums, with x the seconds since `first.t`.
+    pub(crate) fit: FitSums,
+}
+
+/// Sums for a least-squares fit of value `y` over time `x` in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub(crate) struct FitSums {
+    pub(crate) x: f64,
+    pub(crate) x2: f64,
+    pub(crate) y: f64,
+    pub(crate) xy: f64,
+}
+
+/// The `min_over_time` rule: a smaller value wins, and any value replaces
+/// NaN.
+fn smaller(m: f64, v: f64) -> f64 {
+    if v < m || m.is_nan() {
+        v
+    } else {
+        m
+    }
+}
+
+fn larger(m: f64, v: f64) -> f64 {
+    if v > m || m.is_nan() {
+        v
+    } else {
+        m
+    }
+}
+
+/// The `changes` rule.
+fn changed(before: f64, after: f64) -> bool {
+    !(after == before || (after.is_nan() && before.is_nan()))
+}
+
+impl SamplesSummary {
+    /// The summary of `samples` (oldest first) without their stale markers;
+    /// `None` when nothing is left.
+    pub(crate) fn of(samples: &[Sample]) -> Option<Self> {
+        let mut kept = samples.iter().filter(|p| !is_stale_nan(p.v));
+        let first = *kept.next()?;
+        let mut summary = SamplesSummary {
+            count: 1,
+            first,
+            last: first,
+            resets: 0,
+            changes: 0,
+            reset_correction: 0.0,
+            min: first.v,
+            max: first.v,
+            has_nan: first.v.is_nan(),
+            fit: FitSums::default(),
+        };
+        // Compensated sums, as the fit over samples computes them.
+        let mut fit = FitSums {
+            y: first.v,
+            ..FitSums::default()
+        };
+        let mut c = FitSums::default();
+        for &p in kept {
+            let before = summary.last.v;
+            if p.v < before {
+                summary.resets += 1;
+                summary.reset_correction += before;
+            }
+            summary.changes += u32::from(changed(before, p.v));
+            summary.min = smaller(summary.min, p.v);
+            summary.max = larger(summary.max, p.v);
+            summary.has_nan |= p.v.is_nan();
+            summary.count += 1;
+            summary.last = p;
+            let x = (p.t - first.t) as f64 / 1000.0;
+            (fit.x, c.x) = kahan_sum_inc(x, fit.x, c.x);
+            (fit.y, c.y) = kahan_sum_inc(p.v, fit.y, c.y);
+            (fit.xy, c.xy) = kahan_sum_inc(x * p.v, fit.xy, c.xy);
+            (fit.x2, c.x2) = kahan_sum_inc(x * x, fit.x2, c.x2);
+        }
+        summary.fit = FitSums {
+            x: fit.x + c.x,
+            x2: fit.x2 + c.x2,
+            y: fit.y + c.y,
+            xy: fit.xy + c.xy,
+        };
+        Some(summary)
+    }
+
+    /// Extends the summary with the run that follows it.
+    pub(crate) fn merge(&mut self, next: &SamplesSummary) {
+        let reset = next.first.v < self.last.v;
+        if reset {
+            self.reset_correction += self.last.v;
+        }
+        self.reset_correction += next.reset_correction;
+        self.resets += next.resets + u32::from(reset);
+        self.changes += next.changes + u32::from(changed(self.last.v, next.first.v));
+        self.min = smaller(self.min, next.min);
+        self.max = larger(self.max, next.max);
+        self.has_nan |= next.has_nan;
+        let moved = next.fit_from(self.first.t);
+        self.fit.x += moved.x;
+        self.fit.x2 += moved.x2;
+        self.fit.y += moved.y;
+        self.fit.xy += moved.xy;
+        self.count += next.count;
+        self.last = next.last;
+    }
+
+    /// The fit sums with x the seconds since `origin` (milliseconds).
+    pub(crate) fn fit_from(&self, origin: i64) -> FitSums {
+        // x' = x + d for every sample, expanded.
+        let d = (self.first.t - origin) as f64 / 1000.0;
+        let n = f64::from(self.count);
+        FitSums {
+            x: self.fit.x + n * d,
+            x2: self.fit.x2 + 2.0 * d * self.fit.x + n * d * d,
+            y: self.fit.y,
+            xy: self.fit.xy + d * self.fit.y,
+        }
+    }
+
+    /// Whether every value is the same (NaN never is).
+    pub(crate) fn is_constant(&self) -> bool {
+        !self.has_nan && self.min == self.max
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::STALE_NAN;
+    use proptest::prelude::*;
+
+    /// Equal but for rounding in sums whose terms add up to `scale` in
+    /// magnitude.
+    fn close(a: f64, b: f64, scale: f64) -> bool {
+        (a - b).abs() <= 1e-12 * scale.max(1.0)
+    }
+
+    fn values() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            (-50i32..50).prop_map(f64::from),
+            -1e6f64..1e6,
+            Just(f64::NAN),
+            Just(STALE_NAN),
+            Just(-0.0),
+        ]
+    }
+
+    proptest! {
+        /// Merging the summaries of consecutive runs gives the summary of
+        /// the whole run: exactly for counts, extremes and end samples,
+        /// closely for the sums.
+        #[test]
+        fn merged_summaries_are_the_summary_of_the_whole_run(
+            steps in proptest::collection::vec((1i64..60_000, values()), 1..200),
+            cuts in proptest::collection::vec(0usize..200, 0..6),
+        ) {
+            let mut t = 1_700_000_000_000;
+            let samples: Vec<Sample> = steps
+                .iter()
+                .map(|&(step, v)| {
+                    t += step;
+                    Sample { t, v }
+                })
+                .collect();
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c % samples.len()).collect();
+            cuts.extend([0, samples.len()]);
+            cuts.sort_unstable();
+            let merged = cuts
+                .windows(2)
+                .filter_map(|w| SamplesSummary::of(&samples[w[0]..w[1]]))
+                .reduce(|mut a, b| {
+                    a.merge(&b);
+                    a
+                });
+            let whole = SamplesSummary::of(&samples);
+            prop_assert_eq!(merged.is_some(), whole.is_some());
+            let (Some(merged), Some(whole)) = (merged, whole) else {
+                return Ok(());
+            };
+            prop_assert_eq!(merged.count, whole.count);
+            prop_assert_eq!(merged.first.t, whole.first.t);
+            prop_assert_eq!(merged.last.t, whole.last.t);
+            prop_assert_eq!(merged.first.v.to_bits(), whole.first.v.to_bits());
+            prop_assert_eq!(merged.last.v.to_bits(), whole.last.v.to_bits());
+            prop_assert_eq!(merged.resets, whole.resets);
+            prop_assert_eq!(merged.changes, whole.changes);
+            prop_assert_eq!(merged.min.to_bits(), whole.min.to_bits());
+            prop_assert_eq!(merged.max.to_bits(), whole.max.to_bits());
+            prop_assert_eq!(merged.has_nan, whole.has_nan);
+            if !whole.has_nan {
+                let kept: Vec<(f64, f64)> = samples
+                    .iter()
+                    .filter(|p| !is_stale_nan(p.v))
+                    .map(|p| ((p.t - whole.first.t) as f64 / 1000.0, p.v))
+                    .collect();
+                let scale = |term: &dyn Fn(f64, f64) -> f64| {
+                    kept.iter().map(|&(x, y)| term(x, y).abs()).sum::<f64>()
+                };
+                let corrections = scale(&|_, y| y);
+                prop_assert!(close(merged.reset_correction, whole.reset_correction, corrections));
+                let (m, w) = (merged.fit, whole.fit);
+                let sums = [
+                    (m.x, w.x, scale(&|x, _| x)),
+                    (m.x2, w.x2, scale(&|x, _| x * x)),
+                    (m.y, w.y, scale(&|_, y| y)),
+                    (m.xy, w.xy, scale(&|x, y| x * y)),
+                ];
+                for (a, b, magnitude) in sums {
+                    prop_assert!(close(a, b, magnitude), "{a} vs {b}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn stale_markers_are_left_out() {
+        let at = |t: i64, v: f64| Sample { t, v };
+        assert_eq!(SamplesSummary::of(&[at(1, STALE_NAN)]), None);
+        let s = SamplesSummary::of(&[at(1, 5.0), at(2, STALE_NAN), at(3, 2.0), at(4, 2.0)])
+            .expect("two samples");
+        assert_eq!((s.count, s.resets, s.changes), (3, 1, 1));
+        assert_eq!((s.first, s.last), (at(1, 5.0), at(4, 2.0)));
+        assert_eq!((s.min, s.max, s.reset_correction), (2.0, 5.0, 5.0));
+        assert!(!s.is_constant());
+    }
+}
