@@ -37,8 +37,9 @@ pub struct SamplesSummary {
     pub(crate) min: f64,
     pub(crate) max: f64,
     pub(crate) has_nan: bool,
-    /// Least-squares sums, with x the seconds since `first.t`.
-    pub(crate) fit: FitSums,
+    /// Least-squares sums, with x the seconds since `first.t`; `None` when
+    /// not asked for (they cost more than all the rest).
+    pub(crate) fit: Option<FitSums>,
 }
 
 /// Sums for a least-squares fit of value `y` over time `x` in seconds.
@@ -74,9 +75,9 @@ fn changed(before: f64, after: f64) -> bool {
 }
 
 impl SamplesSummary {
-    /// The summary of `samples` (oldest first) without their stale markers;
-    /// `None` when nothing is left.
-    pub(crate) fn of(samples: &[Sample]) -> Option<Self> {
+    /// The summary of `samples` (oldest first) without their stale markers,
+    /// with the fit sums if `with_fit`; `None` when nothing is left.
+    pub(crate) fn of(samples: &[Sample], with_fit: bool) -> Option<Self> {
         let mut kept = samples.iter().filter(|p| !is_stale_nan(p.v));
         let first = *kept.next()?;
         let mut summary = SamplesSummary {
@@ -89,7 +90,7 @@ impl SamplesSummary {
             min: first.v,
             max: first.v,
             has_nan: first.v.is_nan(),
-            fit: FitSums::default(),
+            fit: None,
         };
         // Compensated sums, as the fit over samples computes them.
         let mut fit = FitSums {
@@ -109,18 +110,21 @@ impl SamplesSummary {
             summary.has_nan |= p.v.is_nan();
             summary.count += 1;
             summary.last = p;
+            if !with_fit {
+                continue;
+            }
             let x = (p.t - first.t) as f64 / 1000.0;
             (fit.x, c.x) = kahan_sum_inc(x, fit.x, c.x);
             (fit.y, c.y) = kahan_sum_inc(p.v, fit.y, c.y);
             (fit.xy, c.xy) = kahan_sum_inc(x * p.v, fit.xy, c.xy);
             (fit.x2, c.x2) = kahan_sum_inc(x * x, fit.x2, c.x2);
         }
-        summary.fit = FitSums {
+        summary.fit = with_fit.then_some(FitSums {
             x: fit.x + c.x,
             x2: fit.x2 + c.x2,
             y: fit.y + c.y,
             xy: fit.xy + c.xy,
-        };
+        });
         Some(summary)
     }
 
@@ -136,26 +140,30 @@ impl SamplesSummary {
         self.min = smaller(self.min, next.min);
         self.max = larger(self.max, next.max);
         self.has_nan |= next.has_nan;
-        let moved = next.fit_from(self.first.t);
-        self.fit.x += moved.x;
-        self.fit.x2 += moved.x2;
-        self.fit.y += moved.y;
-        self.fit.xy += moved.xy;
+        self.fit = match (self.fit, next.fit_from(self.first.t)) {
+            (Some(fit), Some(moved)) => Some(FitSums {
+                x: fit.x + moved.x,
+                x2: fit.x2 + moved.x2,
+                y: fit.y + moved.y,
+                xy: fit.xy + moved.xy,
+            }),
+            _ => None,
+        };
         self.count += next.count;
         self.last = next.last;
     }
 
     /// The fit sums with x the seconds since `origin` (milliseconds).
-    pub(crate) fn fit_from(&self, origin: i64) -> FitSums {
+    pub(crate) fn fit_from(&self, origin: i64) -> Option<FitSums> {
         // x' = x + d for every sample, expanded.
         let d = (self.first.t - origin) as f64 / 1000.0;
         let n = f64::from(self.count);
-        FitSums {
-            x: self.fit.x + n * d,
-            x2: self.fit.x2 + 2.0 * d * self.fit.x + n * d * d,
-            y: self.fit.y,
-            xy: self.fit.xy + d * self.fit.y,
-        }
+        self.fit.map(|fit| FitSums {
+            x: fit.x + n * d,
+            x2: fit.x2 + 2.0 * d * fit.x + n * d * d,
+            y: fit.y,
+            xy: fit.xy + d * fit.y,
+        })
     }
 
     /// Whether every value is the same (NaN never is).
@@ -208,12 +216,12 @@ mod tests {
             cuts.sort_unstable();
             let merged = cuts
                 .windows(2)
-                .filter_map(|w| SamplesSummary::of(&samples[w[0]..w[1]]))
+                .filter_map(|w| SamplesSummary::of(&samples[w[0]..w[1]], true))
                 .reduce(|mut a, b| {
                     a.merge(&b);
                     a
                 });
-            let whole = SamplesSummary::of(&samples);
+            let whole = SamplesSummary::of(&samples, true);
             prop_assert_eq!(merged.is_some(), whole.is_some());
             let (Some(merged), Some(whole)) = (merged, whole) else {
                 return Ok(());
@@ -239,7 +247,9 @@ mod tests {
                 };
                 let corrections = scale(&|_, y| y);
                 prop_assert!(close(merged.reset_correction, whole.reset_correction, corrections));
-                let (m, w) = (merged.fit, whole.fit);
+                let (Some(m), Some(w)) = (merged.fit, whole.fit) else {
+                    return Err(TestCaseError::fail("fit sums asked for"));
+                };
                 let sums = [
                     (m.x, w.x, scale(&|x, _| x)),
                     (m.x2, w.x2, scale(&|x, _| x * x)),
@@ -256,9 +266,13 @@ mod tests {
     #[test]
     fn stale_markers_are_left_out() {
         let at = |t: i64, v: f64| Sample { t, v };
-        assert_eq!(SamplesSummary::of(&[at(1, STALE_NAN)]), None);
-        let s = SamplesSummary::of(&[at(1, 5.0), at(2, STALE_NAN), at(3, 2.0), at(4, 2.0)])
-            .expect("two samples");
+        assert_eq!(SamplesSummary::of(&[at(1, STALE_NAN)], true), None);
+        let s = SamplesSummary::of(
+            &[at(1, 5.0), at(2, STALE_NAN), at(3, 2.0), at(4, 2.0)],
+            false,
+        )
+        .expect("two samples");
+        assert_eq!(s.fit, None, "not asked for");
         assert_eq!((s.count, s.resets, s.changes), (3, 1, 1));
         assert_eq!((s.first, s.last), (at(1, 5.0), at(4, 2.0)));
         assert_eq!((s.min, s.max, s.reset_correction), (2.0, 5.0, 5.0));

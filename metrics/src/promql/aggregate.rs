@@ -203,7 +203,9 @@ fn select_k(
     k: &[f64],
     steps: &Steps,
 ) -> Vec<Series> {
-    let mut chosen = vec![vec![false; steps.count]; input.len()];
+    // Whether series `m` is chosen at `step`: `chosen[m * steps.count + step]`
+    // (one allocation, not one per series).
+    let mut chosen = vec![false; input.len() * steps.count];
     let mut candidates: Vec<(usize, f64)> = Vec::new();
     // For an instant query the output is ordered as Prometheus orders it:
     // by group, then by rank.
@@ -220,23 +222,32 @@ fn select_k(
                     .filter_map(|&m| input[m].points[step].map(|v| (m, v))),
             );
             let k = (k as usize).min(candidates.len());
-            match op {
-                // NaN ranks below every number for topk, above for bottomk.
-                token::T_TOPK => candidates.sort_by(|a, b| nan_last(a.1, b.1, b.1.total_cmp(&a.1))),
-                token::T_BOTTOMK => {
-                    candidates.sort_by(|a, b| nan_last(a.1, b.1, a.1.total_cmp(&b.1)))
+            // NaN ranks below every number for topk, above for bottomk; of
+            // equal values the earlier series first.
+            let rank = |a: &(usize, f64), b: &(usize, f64)| {
+                let numbers = if op == token::T_TOPK {
+                    b.1.total_cmp(&a.1)
+                } else {
+                    a.1.total_cmp(&b.1)
+                };
+                nan_last(a.1, b.1, numbers).then(a.0.cmp(&b.0))
+            };
+            if op == token::T_TOPK || op == token::T_BOTTOMK {
+                // Only the first k need to be in order.
+                if k > 0 && k < candidates.len() {
+                    candidates.select_nth_unstable_by(k - 1, rank);
                 }
-                _ => {}
+                candidates[..k].sort_unstable_by(rank);
             }
             for &(m, _) in &candidates[..k] {
-                chosen[m][step] = true;
+                chosen[m * steps.count + step] = true;
                 if steps.count == 1 {
                     order.push(m);
                 }
             }
         }
     }
-    for (s, chosen) in input.iter_mut().zip(&chosen) {
+    for (s, chosen) in input.iter_mut().zip(chosen.chunks(steps.count)) {
         for (point, &c) in s.points.iter_mut().zip(chosen) {
             if !c {
                 *point = None;

@@ -69,6 +69,7 @@ fn map_summarisable(
     windows: &Windows,
     steps: &Steps,
     keeps_name: bool,
+    reads: Reads,
     mut from_samples: impl FnMut(&[Sample], Window) -> Option<f64>,
     mut from_summary: impl FnMut(&SamplesSummary, Window) -> Option<f64>,
 ) -> Vec<Series> {
@@ -94,7 +95,7 @@ fn map_summarisable(
                 let merged = pieces
                     .iter()
                     .filter_map(|piece| match piece {
-                        Piece::Samples(samples) => SamplesSummary::of(samples),
+                        Piece::Samples(samples) => SamplesSummary::of(samples, reads == Reads::Fit),
                         Piece::Summary(summary) => Some(**summary),
                     })
                     .reduce(|mut merged, next| {
@@ -118,6 +119,16 @@ fn map_summarisable(
     } else {
         map_windows(windows, steps, keeps_name, from_samples)
     }
+}
+
+/// What a function computed from a window's summary reads of it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Reads {
+    /// Counts, extremes, first and last samples.
+    Counts,
+    /// Those and the least-squares sums (which cost more to make than the
+    /// rest together).
+    Fit,
 }
 
 /// Calls `f` with the samples of `samples` inside each window
@@ -158,6 +169,7 @@ pub(crate) fn compute(
             windows,
             steps,
             false,
+            Reads::Counts,
             |s, w| extrapolated_delta(s, w, true).map(|d| d / range_s),
             |s, w| summary_delta(s, w, true).map(|d| d / range_s),
         ),
@@ -165,6 +177,7 @@ pub(crate) fn compute(
             windows,
             steps,
             false,
+            Reads::Counts,
             |s, w| extrapolated_delta(s, w, true),
             |s, w| summary_delta(s, w, true),
         ),
@@ -172,6 +185,7 @@ pub(crate) fn compute(
             windows,
             steps,
             false,
+            Reads::Counts,
             |s, w| extrapolated_delta(s, w, false),
             |s, w| summary_delta(s, w, false),
         ),
@@ -181,8 +195,12 @@ pub(crate) fn compute(
             windows,
             steps,
             false,
+            Reads::Fit,
             |s, _| (s.len() >= 2).then(|| linear_regression(s, s[0].t).0),
-            |s, _| (s.count >= 2).then(|| summary_regression(s, s.first.t).0),
+            |s, _| {
+                let fitted = (s.count >= 2).then(|| summary_regression(s, s.first.t));
+                fitted.flatten().map(|(slope, _)| slope)
+            },
         ),
         "predict_linear" => {
             let predict =
@@ -191,14 +209,19 @@ pub(crate) fn compute(
                 windows,
                 steps,
                 false,
+                Reads::Fit,
                 |s, w| (s.len() >= 2).then(|| predict(linear_regression(s, w.eval_time), w)),
-                |s, w| (s.count >= 2).then(|| predict(summary_regression(s, w.eval_time), w)),
+                |s, w| {
+                    let fitted = (s.count >= 2).then(|| summary_regression(s, w.eval_time));
+                    fitted.flatten().map(|line| predict(line, w))
+                },
             )
         }
         "resets" => map_summarisable(
             windows,
             steps,
             false,
+            Reads::Counts,
             |s, _| Some(s.windows(2).filter(|p| p[1].v < p[0].v).count() as f64),
             |s, _| Some(f64::from(s.resets)),
         ),
@@ -206,6 +229,7 @@ pub(crate) fn compute(
             windows,
             steps,
             false,
+            Reads::Counts,
             |s, _| {
                 Some(
                     s.windows(2)
@@ -229,6 +253,7 @@ pub(crate) fn compute(
             windows,
             steps,
             false,
+            Reads::Counts,
             |s, _| {
                 s.iter()
                     .map(|p| p.v)
@@ -240,6 +265,7 @@ pub(crate) fn compute(
             windows,
             steps,
             false,
+            Reads::Counts,
             |s, _| {
                 s.iter()
                     .map(|p| p.v)
@@ -251,16 +277,23 @@ pub(crate) fn compute(
             windows,
             steps,
             false,
+            Reads::Counts,
             |s, _| Some(s.len() as f64),
             |s, _| Some(f64::from(s.count)),
         ),
-        "present_over_time" => {
-            map_summarisable(windows, steps, false, |_, _| Some(1.0), |_, _| Some(1.0))
-        }
+        "present_over_time" => map_summarisable(
+            windows,
+            steps,
+            false,
+            Reads::Counts,
+            |_, _| Some(1.0),
+            |_, _| Some(1.0),
+        ),
         "last_over_time" => map_summarisable(
             windows,
             steps,
             true,
+            Reads::Counts,
             |s, _| s.last().map(|p| p.v),
             |s, _| Some(s.last.v),
         ),
@@ -268,6 +301,7 @@ pub(crate) fn compute(
             windows,
             steps,
             true,
+            Reads::Counts,
             |s, _| s.first().map(|p| p.v),
             |s, _| Some(s.first.v),
         ),
@@ -503,12 +537,14 @@ fn linear_regression(samples: &[Sample], intercept_time: i64) -> (f64, f64) {
     fit(n, &sums)
 }
 
-/// [`linear_regression`] from a summary of the samples.
-fn summary_regression(s: &SamplesSummary, intercept_time: i64) -> (f64, f64) {
+/// [`linear_regression`] from a summary of the samples; `None` if it was
+/// made without fit sums.
+fn summary_regression(s: &SamplesSummary, intercept_time: i64) -> Option<(f64, f64)> {
     if s.is_constant() {
-        return constant_fit(s.first.v);
+        return Some(constant_fit(s.first.v));
     }
-    fit(f64::from(s.count), &s.fit_from(intercept_time))
+    let sums = s.fit_from(intercept_time)?;
+    Some(fit(f64::from(s.count), &sums))
 }
 
 /// The fit of values that are all `y`.

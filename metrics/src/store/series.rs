@@ -474,7 +474,7 @@ fn summary_of(
     }
     let start = scratch.len();
     chunk.extend_between((i64::MIN, i64::MAX), scratch, None);
-    let summary = SamplesSummary::of(&scratch[start..]);
+    let summary = SamplesSummary::of(&scratch[start..], true);
     scratch.truncate(start);
     let capacity_before = summaries.capacity();
     summaries.reserve_exact(1);
