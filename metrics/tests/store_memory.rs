@@ -5,7 +5,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
 
-use opsdeck_metrics::{Labels, Matcher, Queryable, SeriesStore, StoreConfig};
+use opsdeck_metrics::{Labels, Matcher, Piece, Queryable, SeriesStore, StoreConfig};
 
 struct Counting;
 
@@ -64,6 +64,24 @@ fn bytes_used_matches_what_is_allocated() {
         }
     }
     assert_agrees(&store, before, "after reads");
+    // Reads that cover closed chunks whole leave the chunks' summaries.
+    let mut summaries = 0;
+    for metric in 0..25 {
+        let name = format!("metric_{metric}");
+        let matchers = [Matcher::equal("__name__", &name)];
+        store.for_each_summarised(&matchers, i64::MIN, newest, &mut |_, pieces| {
+            summaries += pieces
+                .iter()
+                .filter(|p| matches!(p, Piece::Summary(_)))
+                .count();
+        });
+    }
+    assert_eq!(
+        summaries,
+        500 * 3,
+        "three closed chunks of 240 samples each"
+    );
+    assert_agrees(&store, before, "after summarising reads");
     drop(store);
 }
 

@@ -16,6 +16,7 @@ mod closed;
 mod housekeeping;
 mod index;
 mod order;
+mod read_state;
 mod series;
 mod staleness;
 mod stats;

@@ -5,8 +5,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use parking_lot::Mutex;
 
-use super::chunk::{ClosedChunk, HeadChunk, ResumePoints};
+use super::chunk::{ClosedChunk, HeadChunk};
 use super::closed::ClosedChunks;
+use super::read_state::ReadState;
 use crate::{is_stale_nan, Labels, Sample, SamplesSummary};
 
 pub(crate) type SeriesId = u64;
@@ -20,11 +21,6 @@ pub(crate) const MAX_SAMPLES_PER_CHUNK: u32 = 240;
 /// ...or once it spans this long, so that sparse series still free memory
 /// in steps much smaller than the default one-hour retention.
 pub(crate) const MAX_CHUNK_SPAN_MS: i64 = 15 * 60 * 1000;
-
-/// A series keeps resume points (see `chunk.rs`) for at most this many
-/// chunks: the newest ones that reads started in, such as the chunks a
-/// rule's `[1m]` and `[5m]` windows start in.
-const MAX_RESUME_CHUNKS: usize = 2;
 
 pub(crate) struct Series {
     pub(crate) id: SeriesId,
@@ -60,25 +56,13 @@ pub(crate) enum Rejection {
 struct SeriesData {
     closed: ClosedChunks,
     head: HeadChunk,
-    /// Where reads can resume decoding inside chunks, left by earlier
-    /// reads; at most [`MAX_RESUME_CHUNKS`], their bytes in `chunk_bytes`.
-    resume: Vec<ResumePoints>,
-    /// Summaries of closed chunks that summarising reads covered whole,
-    /// oldest first, their bytes in `chunk_bytes`. Made by the first such
-    /// read of a chunk and kept while the chunk is: a closed chunk never
-    /// changes, and a rule reads the same long window at every evaluation.
-    summaries: Vec<ChunkSummary>,
+    /// Resume points and chunk summaries left by earlier reads, their
+    /// bytes in `chunk_bytes`; `None` until a read leaves some.
+    reads: Option<Box<ReadState>>,
     removed: bool,
     /// Heap bytes of the chunks, kept in step with every change so that the
     /// store's total can be adjusted by exact differences.
     chunk_bytes: usize,
-}
-
-/// The summary of the closed chunk starting at `chunk_min_t`; `None` when
-/// it holds only stale markers.
-struct ChunkSummary {
-    chunk_min_t: i64,
-    summary: Option<SamplesSummary>,
 }
 
 /// What a summarising read found, oldest first (see
@@ -111,8 +95,7 @@ impl Series {
             data: Mutex::new(SeriesData {
                 closed: ClosedChunks::default(),
                 head,
-                resume: Vec::new(),
-                summaries: Vec::new(),
+                reads: None,
                 removed: false,
                 chunk_bytes,
             }),
@@ -260,19 +243,15 @@ impl Series {
         }
         // Resume points of dropped chunks can never be used again.
         let oldest = data.closed.front().map_or(data.head.min_t(), |c| c.min_t);
-        let resume_before = data.resume_bytes();
-        data.resume.retain(|r| r.chunk_min_t() >= oldest);
-        if data.resume.is_empty() {
-            // Give the slots back; a later read makes them anew.
-            data.resume = Vec::new();
+        let reads_before = data.reads_bytes();
+        if let Some(reads) = data.reads.as_mut() {
+            reads.forget_before(oldest);
+            if reads.is_empty() {
+                // Give the room back; a later read makes it anew.
+                data.reads = None;
+            }
         }
-        freed.bytes += resume_before - data.resume_bytes();
-        let summaries_before = data.summaries_bytes();
-        data.summaries.retain(|s| s.chunk_min_t >= oldest);
-        if data.summaries.is_empty() {
-            data.summaries = Vec::new();
-        }
-        freed.bytes += summaries_before - data.summaries_bytes();
+        freed.bytes += reads_before - data.reads_bytes();
         data.chunk_bytes -= freed.bytes;
         freed
     }
@@ -309,19 +288,6 @@ impl Series {
     }
 }
 
-/// The resume points in `slot` (an index into `resume` and the chunk they
-/// belong to) if they belong to the chunk starting at `chunk_min_t`.
-fn points_for(
-    resume: &mut [ResumePoints],
-    slot: Option<(usize, i64)>,
-    chunk_min_t: i64,
-) -> Option<&mut ResumePoints> {
-    match slot {
-        Some((i, start)) if start == chunk_min_t => resume.get_mut(i),
-        _ => None,
-    }
-}
-
 impl SeriesData {
     /// See [`Series::extend_between`], and with `parts`
     /// [`Series::summarise_between`].
@@ -340,14 +306,15 @@ impl SeriesData {
             None => head_overlaps.then(|| self.head.min_t()),
         }
         .filter(|&min_t| mint > min_t);
-        let bytes_before = self.chunk_bytes;
-        let slot = start_chunk.and_then(|min_t| self.resume_slot(min_t));
+        let reads_before = self.reads_bytes();
+        let slot = start_chunk.and_then(|min_t| {
+            let reads = self.reads.get_or_insert_with(Box::default);
+            reads.resume_slot(min_t)
+        });
         let SeriesData {
             closed,
             head,
-            resume,
-            summaries,
-            chunk_bytes,
+            reads,
             ..
         } = self;
         // Only the chunk the range starts in uses and leaves resume points.
@@ -375,7 +342,7 @@ impl SeriesData {
         let mut run_start = out.len();
         for chunk in closed {
             if let (Some(parts), true) = (parts.as_deref_mut(), summarised(chunk)) {
-                let summary = summary_of(summaries, chunk_bytes, chunk, out);
+                let summary = reads.get_or_insert_with(Box::default).summary(chunk, out);
                 if out.len() > run_start {
                     parts.push(Part::Decoded { end: out.len() });
                     run_start = out.len();
@@ -383,14 +350,18 @@ impl SeriesData {
                 parts.extend(summary.map(Part::Summary));
                 continue;
             }
-            let points = points_for(resume, slot, chunk.min_t);
+            let points = reads
+                .as_deref_mut()
+                .and_then(|r| r.points(slot, chunk.min_t));
             passed_maxt = chunk.extend_between((mint, maxt), out, points);
             if passed_maxt {
                 break;
             }
         }
         if let (false, Some(head)) = (passed_maxt, head) {
-            let points = points_for(resume, slot, head.min_t());
+            let points = reads
+                .as_deref_mut()
+                .and_then(|r| r.points(slot, head.min_t()));
             head.extend_between((mint, maxt), out, points);
         }
         if let Some(parts) = parts {
@@ -398,50 +369,14 @@ impl SeriesData {
                 parts.push(Part::Decoded { end: out.len() });
             }
         }
-        self.chunk_bytes as isize - bytes_before as isize
+        let reads_after = self.reads_bytes();
+        self.chunk_bytes = self.chunk_bytes + reads_after - reads_before;
+        reads_after as isize - reads_before as isize
     }
 
-    /// Heap bytes of the chunk summaries.
-    fn summaries_bytes(&self) -> usize {
-        self.summaries.capacity() * size_of::<ChunkSummary>()
-    }
-
-    /// Index of the resume points for the chunk starting at `chunk_min_t`,
-    /// made if there is room or an older chunk's points can give way; the
-    /// bytes they take are added to `chunk_bytes`.
-    fn resume_slot(&mut self, chunk_min_t: i64) -> Option<usize> {
-        if let Some(i) = self
-            .resume
-            .iter()
-            .position(|r| r.chunk_min_t() == chunk_min_t)
-        {
-            return Some(i);
-        }
-        let before = self.resume_bytes();
-        let slot = if self.resume.len() < MAX_RESUME_CHUNKS {
-            self.resume
-                .reserve_exact(MAX_RESUME_CHUNKS - self.resume.len());
-            self.resume.push(ResumePoints::new(chunk_min_t));
-            self.resume.len() - 1
-        } else {
-            let (i, oldest) = self
-                .resume
-                .iter_mut()
-                .enumerate()
-                .min_by_key(|(_, r)| r.chunk_min_t())?;
-            if oldest.chunk_min_t() > chunk_min_t {
-                return None;
-            }
-            *oldest = ResumePoints::new(chunk_min_t);
-            i
-        };
-        self.chunk_bytes = self.chunk_bytes + self.resume_bytes() - before;
-        Some(slot)
-    }
-
-    /// Heap bytes of the resume points (held inline in the vector).
-    fn resume_bytes(&self) -> usize {
-        self.resume.capacity() * size_of::<ResumePoints>()
+    /// Heap bytes of what reads left.
+    fn reads_bytes(&self) -> usize {
+        self.reads.as_ref().map_or(0, |r| r.heap_bytes())
     }
 
     /// Moves the full head into the closed chunks and opens a new head with
@@ -456,37 +391,6 @@ impl SeriesData {
         self.head = HeadChunk::new(t, v);
         self.chunk_bytes += self.head.heap_bytes();
     }
-}
-
-/// The summary of a closed chunk, made (by decoding the chunk into the
-/// spare room of `scratch`) and kept in `summaries` if it is not there yet;
-/// `chunk_bytes` counts what that takes.
-fn summary_of(
-    summaries: &mut Vec<ChunkSummary>,
-    chunk_bytes: &mut usize,
-    chunk: &ClosedChunk,
-    scratch: &mut Vec<Sample>,
-) -> Option<SamplesSummary> {
-    // Chunks are summarised in time order, mostly the newest last.
-    let at = summaries.partition_point(|s| s.chunk_min_t < chunk.min_t);
-    if let Some(known) = summaries.get(at).filter(|s| s.chunk_min_t == chunk.min_t) {
-        return known.summary;
-    }
-    let start = scratch.len();
-    chunk.extend_between((i64::MIN, i64::MAX), scratch, None);
-    let summary = SamplesSummary::of(&scratch[start..], true);
-    scratch.truncate(start);
-    let capacity_before = summaries.capacity();
-    summaries.reserve_exact(1);
-    summaries.insert(
-        at,
-        ChunkSummary {
-            chunk_min_t: chunk.min_t,
-            summary,
-        },
-    );
-    *chunk_bytes += (summaries.capacity() - capacity_before) * size_of::<ChunkSummary>();
-    summary
 }
 
 /// How many of a chunk's `count` samples, spread over `[min_t, max_t]`,
