@@ -310,9 +310,11 @@ enum IntTrack {
     },
 }
 
-/// How far apart resume points are: a quarter of the most samples, or of
-/// the longest span, a chunk holds, so a chunk has at most four and a read
-/// resumes within a quarter chunk of where it starts.
+/// How far apart resume points are left as a read passes: a quarter of the
+/// most samples, or of the longest span, a chunk holds, so that a read
+/// resumes within a quarter chunk of where it starts. A read also leaves a
+/// point just before its window (see [`ResumePoints::record_window_start`]),
+/// which the next evaluation of the same rule resumes at.
 const RESUME_EVERY_SAMPLES: u32 = MAX_SAMPLES_PER_CHUNK / 4;
 const RESUME_EVERY_MS: i64 = MAX_CHUNK_SPAN_MS / 4;
 const MAX_RESUME_POINTS: usize = 4;
@@ -396,6 +398,35 @@ impl ResumePoints {
         }
     }
 
+    /// Records the state after the `decoded`-th sample, at `t`, the last
+    /// sample before a read's window: the next read of that window, or of
+    /// one that moved on by a step, resumes there instead of up to a
+    /// quarter chunk earlier. With no room left it takes the place of the
+    /// nearest point before it, the one this read resumed from, which the
+    /// window has moved past; the points stay in time order.
+    fn record_window_start(&mut self, decoded: u32, t: i64, point: ResumePoint) {
+        let times = &self.times[..self.len];
+        if times.contains(&t) {
+            return;
+        }
+        let at = times.partition_point(|&p| p < t);
+        if self.len < MAX_RESUME_POINTS {
+            for i in (at..self.len).rev() {
+                self.times[i + 1] = self.times[i];
+                self.decoded[i + 1] = self.decoded[i];
+                self.points[i + 1] = self.points[i];
+            }
+            self.len += 1;
+            (self.times[at], self.decoded[at], self.points[at]) = (t, decoded, point);
+        } else if let Some(before) = at.checked_sub(1) {
+            (
+                self.times[before],
+                self.decoded[before],
+                self.points[before],
+            ) = (t, decoded, point);
+        }
+    }
+
     /// The last point before `mint`: the samples decoded there, the last
     /// one's time, and the decoder's state.
     fn last_before(&self, mint: i64) -> Option<(u32, i64, ResumePoint)> {
@@ -442,9 +473,17 @@ impl<'a> ChunkSamples<'a> {
             Some((decoded, t, point)) => ChunkSamples::resume(data, count, decoded, t, point),
             None => ChunkSamples::new(data, count, min_t),
         };
+        // The state after the last sample before `mint`, while this read
+        // decodes samples it does not keep.
+        let mut before_mint = None;
         while let Some(sample) = samples.next_sample() {
             if let Some(points) = resume.as_deref_mut() {
                 let decoded = count - samples.remaining;
+                if sample.t < mint {
+                    before_mint = Some((decoded, sample.t, samples.resume_point()));
+                } else if let Some((decoded, t, point)) = before_mint.take() {
+                    points.record_window_start(decoded, t, point);
+                }
                 if points.due(decoded, sample.t) {
                     points.record(decoded, sample.t, samples.resume_point());
                 }
@@ -937,6 +976,8 @@ mod tests {
                 read(&|out, p| closed.extend_between(range, out, p), &mut points)?;
             }
             prop_assert!(points.len <= MAX_RESUME_POINTS);
+            let times = &points.times[..points.len];
+            prop_assert!(times.windows(2).all(|w| w[0] < w[1]), "in time order: {:?}", times);
         }
 
         #[test]
