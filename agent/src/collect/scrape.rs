@@ -6,12 +6,13 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use opsdeck_metrics::exposition::{self, Format, SampleRef};
-use opsdeck_metrics::{Label, Labels, METRIC_NAME};
+use opsdeck_metrics::exposition::{self, Format};
+use opsdeck_metrics::{Labels, METRIC_NAME};
 use parking_lot::Mutex;
 use tokio_util::sync::CancellationToken;
 
 use series_cache::SeriesCache;
+use target_labels::TargetLabels;
 use timestamps::ScrapeTimestamps;
 
 use super::fetch::{fetch, FetchError};
@@ -20,6 +21,7 @@ use crate::config::{AcceptFormat, ScrapeTargetConfig};
 use crate::state::AgentState;
 
 mod series_cache;
+mod target_labels;
 mod timestamps;
 
 #[derive(Debug, thiserror::Error)]
@@ -38,7 +40,7 @@ pub(crate) struct Scraper {
     client: reqwest::Client,
     state: Arc<AgentState>,
     /// `job`, `instance` and the configured labels.
-    target_labels: Labels,
+    target_labels: TargetLabels,
     /// Held only while a fetched body is parsed and stored; scrapes of one
     /// target never overlap.
     parsing: Mutex<Parsing>,
@@ -55,8 +57,9 @@ pub(crate) struct Scraper {
 #[derive(Default)]
 struct Parsing {
     series: SeriesCache,
-    /// The latest scrape's samples, kept for its capacity.
-    samples: Vec<(Labels, f64)>,
+    /// The latest scrape's values, in the order of its series; kept for
+    /// its capacity.
+    values: Vec<f64>,
 }
 
 impl Scraper {
@@ -79,7 +82,7 @@ impl Scraper {
             target,
             client,
             state,
-            target_labels,
+            target_labels: TargetLabels::new(target_labels),
             parsing: Mutex::default(),
             body: Mutex::default(),
             report_labels,
@@ -164,61 +167,23 @@ impl Scraper {
             _ => Format::PrometheusText,
         };
         let mut parsing = self.parsing.lock();
-        let Parsing { series, samples } = &mut *parsing;
-        let mut visitor = series.scrape(samples, |sample| labels_of(sample, &self.target_labels));
+        let Parsing { series, values } = &mut *parsing;
+        let mut visitor = series.scrape(values, &self.target_labels);
         exposition::parse_with(body, format, &mut visitor)?;
         series.forget_unseen();
-        let count = samples.len();
+        let count = values.len();
         // Exposition timestamps are not honoured: every sample is stored
         // at the scrape's time, which keeps series in order across targets.
         let outcome = self.state.store.ingest_scrape(
             &self.target.name,
             t,
-            samples.iter().map(|(labels, v)| (labels, *v)),
+            series.latest().zip(values.iter().copied()),
         );
         if let Some(err) = outcome.first_error {
             tracing::debug!(target = %self.target.name, %err, "some samples were not stored");
         }
         Ok(count)
     }
-}
-
-/// A sample's labels with the target labels added; a label the target
-/// exposes itself under the same name is kept as `exported_<name>`, as
-/// Prometheus does. Built in one vector of the final size: the label set
-/// lives as long as the series, so spare capacity would too.
-fn labels_of(sample: &SampleRef<'_, '_>, target_labels: &Labels) -> Labels {
-    let clashes = sample
-        .labels
-        .iter()
-        .any(|l| target_labels.get(l.name).is_some());
-    if clashes {
-        return labels_renaming_clashes(sample, target_labels);
-    }
-    let mut labels = Vec::with_capacity(1 + sample.labels.len() + target_labels.len());
-    labels.push(Label {
-        name: METRIC_NAME.to_string(),
-        value: sample.name.to_string(),
-    });
-    labels.extend(sample.labels.iter().map(|l| Label {
-        name: l.name.to_string(),
-        value: l.value.to_string(),
-    }));
-    labels.extend(target_labels.iter().cloned());
-    Labels::from_distinct(labels)
-}
-
-/// [`labels_of`] for a sample exposing a target label's name.
-fn labels_renaming_clashes(sample: &SampleRef<'_, '_>, target_labels: &Labels) -> Labels {
-    let mut labels = sample.to_labels();
-    for label in target_labels.iter() {
-        if let Some(exposed) = labels.get(&label.name) {
-            let exposed = exposed.to_string();
-            labels.set(format!("exported_{}", label.name), exposed);
-        }
-        labels.set(label.name.clone(), label.value.clone());
-    }
-    labels
 }
 
 /// `host:port`, as Prometheus's `instance` label.
@@ -237,48 +202,5 @@ fn accept_header(accept: AcceptFormat) -> &'static str {
         AcceptFormat::Auto => "application/openmetrics-text;version=1.0.0;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
         AcceptFormat::Prometheus => "text/plain;version=0.0.4;q=1.0,*/*;q=0.1",
         AcceptFormat::OpenMetrics => "application/openmetrics-text;version=1.0.0,*/*;q=0.1",
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use opsdeck_metrics::exposition::{parse_with, Visitor};
-
-    /// The labels `labels_of` gives each sample of `body`.
-    fn labelled(body: &str, target: &Labels) -> Vec<Labels> {
-        struct Collect<'t>(&'t Labels, Vec<Labels>);
-        impl<'a> Visitor<'a> for Collect<'_> {
-            fn sample(&mut self, sample: &SampleRef<'a, '_>) {
-                self.1.push(labels_of(sample, self.0));
-            }
-        }
-        let mut visitor = Collect(target, Vec::new());
-        parse_with(body.as_bytes(), Format::PrometheusText, &mut visitor).unwrap();
-        visitor.1
-    }
-
-    #[test]
-    fn target_labels_are_added_and_clashing_ones_exported() {
-        let target = Labels::from_pairs([("job", "app"), ("instance", "h:1")]);
-        let got = labelled(
-            "a{x=\"1\",empty=\"\"} 1\nb{job=\"own\",y=\"2\"} 2\n",
-            &target,
-        );
-        let plain = Labels::from_pairs([
-            ("__name__", "a"),
-            ("x", "1"),
-            ("job", "app"),
-            ("instance", "h:1"),
-        ]);
-        assert_eq!(got[0], plain);
-        let clash = Labels::from_pairs([
-            ("__name__", "b"),
-            ("exported_job", "own"),
-            ("y", "2"),
-            ("job", "app"),
-            ("instance", "h:1"),
-        ]);
-        assert_eq!(got[1], clash);
     }
 }
