@@ -38,7 +38,7 @@ pub fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::SUCCESS);
     }
-    opsdeck_agent::memory::limit_malloc_arenas();
+    opsdeck_agent::memory::tune_malloc();
     let _log_guard = opsdeck_agent::logging::init(&config.log)?;
     let runtime =
         opsdeck_agent::memory::agent_runtime().context("cannot start the async runtime")?;
