@@ -23,9 +23,6 @@ pub(crate) enum FetchError {
 
 /// Sends `request` and reads at most `limit` bytes of body into `body`
 /// (cleared first), all within `timeout`; returns the `Content-Type`.
-/// A caller that fetches on an interval passes the same buffer each time,
-/// so a scrape of a few hundred kilobytes does not allocate and grow a
-/// fresh one every second.
 pub(crate) async fn fetch(
     request: reqwest::RequestBuilder,
     timeout: Duration,
@@ -71,10 +68,6 @@ async fn fetch_unbounded_time(
             return Err(FetchError::TooLarge(limit));
         }
         body.extend_from_slice(&chunk);
-    }
-    // A target whose body shrank for good does not keep the old buffer.
-    if body.capacity() > 2 * body.len() {
-        body.shrink_to(body.len());
     }
     Ok(content_type)
 }

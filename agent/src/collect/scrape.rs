@@ -44,8 +44,6 @@ pub(crate) struct Scraper {
     /// Held only while a fetched body is parsed and stored; scrapes of one
     /// target never overlap.
     parsing: Mutex<Parsing>,
-    /// The body buffer, taken out while a scrape fetches into it.
-    body: Mutex<Vec<u8>>,
     timestamps: Mutex<ScrapeTimestamps>,
     /// `up`, `scrape_duration_seconds` and `scrape_samples_scraped`, with
     /// the target labels: built once, so that the store finds their series
@@ -84,7 +82,6 @@ impl Scraper {
             state,
             target_labels: TargetLabels::new(target_labels),
             parsing: Mutex::default(),
-            body: Mutex::default(),
             report_labels,
         }
     }
@@ -125,13 +122,16 @@ impl Scraper {
 
     /// Fetches, parses and stores one scrape; the number of samples.
     async fn fetch_and_store(&self, t: i64) -> Result<usize, ScrapeError> {
-        let mut body = std::mem::take(&mut *self.body.lock());
-        let result = match self.fetch(&mut body).await {
+        // A fresh buffer each time, not one kept for the next scrape: it is
+        // allocated once at the announced length, in its own mapping when
+        // large (see `memory::tune_malloc`), and given back after parsing,
+        // so that a target's body does not stay resident between scrapes
+        // (0.3 MiB for 5,000 series).
+        let mut body = Vec::new();
+        match self.fetch(&mut body).await {
             Ok(content_type) => self.parse_and_store(&body, content_type.as_deref(), t),
             Err(err) => Err(err.into()),
-        };
-        *self.body.lock() = body;
-        result
+        }
     }
 
     /// Fetches the target's exposition into `body`; its `Content-Type`.
