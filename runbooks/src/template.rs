@@ -47,6 +47,10 @@ pub enum TemplateError {
     Unclosed(String),
     #[error("unknown variable `{name}` in {template:?}")]
     Unknown { name: String, template: String },
+    /// URL parsers drop `.` and climb up on `..` (also when encoded as
+    /// `%2E`), so such a value cannot be one path segment.
+    #[error("param `{name}` is {value:?}, which cannot be a URL path segment")]
+    DotSegment { name: String, value: String },
 }
 
 /// The variable names a template uses, in order.
@@ -75,6 +79,12 @@ pub fn render(template: &str, context: Context, vars: &Vars) -> Result<String, T
             .ok_or_else(|| TemplateError::Unclosed(template.to_string()))?;
         let name = after[..end].trim();
         if let Some(value) = vars.params.get(name) {
+            if context == Context::Url && (value == "." || value == "..") {
+                return Err(TemplateError::DotSegment {
+                    name: name.to_string(),
+                    value: value.clone(),
+                });
+            }
             escape_into(&mut out, value, context);
         } else if let Some(value) = vars.trusted.get(name) {
             out.push_str(value);
@@ -158,6 +168,21 @@ mod tests {
     }
 
     #[test]
+    fn dot_segments_are_refused() {
+        for value in [".", ".."] {
+            assert!(matches!(
+                render(
+                    "{{ app_url }}/admin/shards/{{ v }}/drain",
+                    Context::Url,
+                    &vars(value)
+                ),
+                Err(TemplateError::DotSegment { .. })
+            ));
+        }
+        assert!(render("{{ v }}", Context::Text, &vars("..")).is_ok());
+    }
+
+    #[test]
     fn unknown_and_unclosed_are_errors() {
         assert!(matches!(
             render("{{ nope }}", Context::Text, &vars("")),
@@ -173,6 +198,7 @@ mod tests {
         /// Whatever a param holds, it stays inside one path segment.
         #[test]
         fn url_param_stays_one_segment(value in ".*") {
+            prop_assume!(value != "." && value != "..");
             let url = render("{{ app_url }}/admin/shards/{{ v }}/drain", Context::Url, &vars(&value)).unwrap();
             let parsed = url::Url::parse(&url).unwrap();
             let segments: Vec<_> = parsed.path_segments().unwrap().collect();
