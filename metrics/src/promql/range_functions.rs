@@ -249,30 +249,8 @@ pub(crate) fn compute(
             s.iter().for_each(|p| sum.add(p.v));
             Some(sum.value())
         }),
-        "min_over_time" => map_summarisable(
-            windows,
-            steps,
-            false,
-            Reads::Counts,
-            |s, _| {
-                s.iter()
-                    .map(|p| p.v)
-                    .reduce(|m, v| if v < m || m.is_nan() { v } else { m })
-            },
-            |s, _| Some(s.min),
-        ),
-        "max_over_time" => map_summarisable(
-            windows,
-            steps,
-            false,
-            Reads::Counts,
-            |s, _| {
-                s.iter()
-                    .map(|p| p.v)
-                    .reduce(|m, v| if v > m || m.is_nan() { v } else { m })
-            },
-            |s, _| Some(s.max),
-        ),
+        "min_over_time" => extreme_over_time(windows, steps, |v, m| v < m, |s| s.min),
+        "max_over_time" => extreme_over_time(windows, steps, |v, m| v > m, |s| s.max),
         "count_over_time" => map_summarisable(
             windows,
             steps,
@@ -390,6 +368,28 @@ pub(crate) fn compute(
 /// all the way when the first/last sample is within 110% of the average
 /// sample interval of the edge, else by half an interval; a counter is
 /// never extrapolated below zero.
+/// `min_over_time` or `max_over_time`: the value `beats` prefers, where a
+/// NaN loses to any number, as in Prometheus.
+fn extreme_over_time(
+    windows: &Windows,
+    steps: &Steps,
+    beats: fn(f64, f64) -> bool,
+    from_summary: fn(&SamplesSummary) -> f64,
+) -> Vec<Series> {
+    map_summarisable(
+        windows,
+        steps,
+        false,
+        Reads::Counts,
+        |s, _| {
+            s.iter()
+                .map(|p| p.v)
+                .reduce(|m, v| if beats(v, m) || m.is_nan() { v } else { m })
+        },
+        |s, _| Some(from_summary(s)),
+    )
+}
+
 fn extrapolated_delta(samples: &[Sample], w: Window, is_counter: bool) -> Option<f64> {
     if samples.len() < 2 {
         return None;
