@@ -140,6 +140,12 @@ impl Labels {
         self.0.is_empty()
     }
 
+    /// The shared list, which lives in the shared allocation: for cache
+    /// hints (`store/prefetch.rs`).
+    pub(crate) fn shared_list(&self) -> &Vec<Label> {
+        &self.0
+    }
+
     fn position(&self, name: &str) -> Result<usize, usize> {
         self.0.binary_search_by(|l| l.name.as_str().cmp(name))
     }

@@ -188,6 +188,11 @@ impl HeadChunk {
         self.bits.capacity()
     }
 
+    /// The encoded samples.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        self.bits.bytes()
+    }
+
     /// Decodes the samples in `[mint, maxt]` appended so far, in place;
     /// see [`ChunkSamples::extend_between`].
     pub(crate) fn extend_between(
@@ -242,6 +247,11 @@ impl ClosedChunk {
     /// Heap bytes of the compressed data.
     pub(crate) fn heap_bytes(&self) -> usize {
         self.data.len()
+    }
+
+    /// The encoded samples.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.data
     }
 
     /// See [`ChunkSamples::extend_between`].

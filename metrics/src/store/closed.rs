@@ -45,6 +45,10 @@ impl ClosedChunks {
         self.older.pop_front().or_else(|| self.newest.take())
     }
 
+    pub(crate) fn newest(&self) -> Option<&ClosedChunk> {
+        self.newest.as_ref()
+    }
+
     /// Oldest first.
     pub(crate) fn iter(&self) -> impl Iterator<Item = &ClosedChunk> {
         self.older.iter().chain(&self.newest)

@@ -16,6 +16,7 @@ mod closed;
 mod housekeeping;
 mod index;
 mod order;
+mod prefetch;
 mod read_state;
 mod series;
 mod staleness;
@@ -388,11 +389,16 @@ impl SeriesStore {
         }
         let selected = self.select_in_label_order(matchers);
         for (i, s) in selected.iter().enumerate() {
-            // The series two ahead is loaded while this one is decoded:
-            // each series' structure is a cache miss of its own otherwise,
-            // taken one after another.
+            // The structure of the series two ahead is loaded while this
+            // one is decoded, and what the next one's structure points to
+            // (which needs that structure, loaded one series ago): each
+            // would be a cache miss of its own otherwise, taken one after
+            // another.
             if let Some(ahead) = selected.get(i + 2) {
-                prefetch(ahead);
+                prefetch::value::<Series>(ahead);
+            }
+            if let Some(next) = selected.get(i + 1) {
+                next.prefetch_contents(mint);
             }
             each(s, mint, maxt);
         }
@@ -416,24 +422,6 @@ impl SeriesStore {
         });
         selected
     }
-}
-
-/// Asks the processor to start loading the series' structure into the
-/// cache (a hint; a no-op where there is no such instruction).
-fn prefetch(series: &Arc<Series>) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        let start = Arc::as_ptr(series).cast::<i8>();
-        for line in (0..std::mem::size_of::<Series>()).step_by(64) {
-            // SAFETY: a prefetch is only a hint to the cache: it reads
-            // nothing into the program and never faults, whatever the
-            // address; SSE, which it needs, is part of every x86-64.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(start.wrapping_add(line)) };
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = series;
 }
 
 fn read_between(s: &Series, mint: i64, maxt: i64, out: &mut Vec<Sample>) -> isize {

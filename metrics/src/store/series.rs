@@ -7,6 +7,7 @@ use parking_lot::Mutex;
 
 use super::chunk::{ClosedChunk, HeadChunk};
 use super::closed::ClosedChunks;
+use super::prefetch;
 use super::read_state::ReadState;
 use crate::{is_stale_nan, Labels, Sample, SamplesSummary};
 
@@ -224,6 +225,32 @@ impl Series {
         let mut samples = Vec::new();
         let bytes_delta = data.extend_between(mint, maxt, &mut samples, None);
         (samples.pop(), bytes_delta)
+    }
+
+    /// Asks the processor to load what a read from `mint` to the present
+    /// touches besides the series' structure: the label set (a read hands
+    /// it over, and the engine groups and matches by it), the bytes of the
+    /// head and, when the read starts before the head, of the newest
+    /// closed chunk, and the read state. Needs the structure itself, so it
+    /// is worth calling once that has been asked for (see
+    /// `SeriesStore::walk_selected`). Skipped while the writer holds the
+    /// series: it is only a hint.
+    pub(crate) fn prefetch_contents(&self, mint: i64) {
+        let labels = self.labels.shared_list();
+        prefetch::value(labels);
+        prefetch::slice(labels.as_slice());
+        let Some(data) = self.data.try_lock() else {
+            return;
+        };
+        prefetch::bytes(data.head.bytes());
+        if mint < data.head.min_t() {
+            if let Some(newest) = data.closed.newest() {
+                prefetch::bytes(newest.bytes());
+            }
+        }
+        if let Some(reads) = data.reads.as_deref() {
+            prefetch::value(reads);
+        }
     }
 
     /// Drops closed chunks whose newest sample is older than `cutoff`.
