@@ -375,3 +375,55 @@ fn range_functions_over_chunk_summaries_match_the_samples() {
     }
     assert!(compared > 500, "{compared} values compared");
 }
+
+/// `last_over_time` and `present_over_time` read each series' newest
+/// sample in the window, unless it is a stale marker: a range leaves
+/// those out, so the last sample is then an older one, if any (series
+/// `only_stale` has none in the window).
+#[test]
+fn last_and_present_over_time_skip_a_newest_stale_marker() {
+    let store = SeriesStore::new(StoreConfig {
+        retention_ms: None,
+        ..Default::default()
+    });
+    let series = |name: &str| Labels::from_pairs([("__name__", "m"), ("s", name)]);
+    for i in 0..=10 {
+        for name in ["live", "ended"] {
+            store
+                .append(&series(name), i * MIN, i as f64)
+                .expect("append");
+        }
+    }
+    store
+        .append(&series("ended"), 10 * MIN + 30_000, STALE_NAN)
+        .expect("append");
+    let only_stale = series("only_stale");
+    store.append(&only_stale, 0, 1.0).expect("append");
+    store
+        .append(&only_stale, 10 * MIN + 30_000, STALE_NAN)
+        .expect("append");
+    let values = |text: &str| match Engine::default()
+        .instant(&store, &query(text), 11 * MIN)
+        .expect("query")
+    {
+        Value::Vector(samples) => samples
+            .iter()
+            .map(|s| (s.labels.to_string(), s.v))
+            .collect::<Vec<_>>(),
+        other => panic!("{text}: expected a vector, got {other:?}"),
+    };
+    assert_eq!(
+        values("last_over_time(m[5m])"),
+        [
+            (r#"m{s="ended"}"#.to_string(), 10.0),
+            (r#"m{s="live"}"#.to_string(), 10.0)
+        ]
+    );
+    assert_eq!(
+        values("present_over_time(m[5m])"),
+        [
+            (r#"{s="ended"}"#.to_string(), 1.0),
+            (r#"{s="live"}"#.to_string(), 1.0)
+        ]
+    );
+}

@@ -6,7 +6,7 @@ use super::math::{kahan_sum_inc, quantile, KahanSum, Mean, Variance};
 use super::selector::{without_stale_markers, Windows};
 use super::QueryError;
 use crate::summary::FitSums;
-use crate::{Piece, Sample, SamplesSummary};
+use crate::{is_stale_nan, Piece, Sample, SamplesSummary};
 
 /// What a function sees of one window besides its samples.
 #[derive(Debug, Clone, Copy)]
@@ -119,6 +119,31 @@ fn map_summarisable(
     } else {
         map_windows(windows, steps, keeps_name, from_samples)
     }
+}
+
+/// A function of a single window that only needs the window's last sample
+/// (`last_over_time`, `present_over_time`): `f` of each series' newest
+/// sample, which the store has without decoding the window. `None` when
+/// the windows are not a single one read from the store, or when a series'
+/// newest sample is a stale marker: a range leaves those out, so its last
+/// sample is an older one, and the windows must be read whole.
+fn map_newest(
+    windows: &Windows,
+    keeps_name: bool,
+    f: impl Fn(Sample) -> f64,
+) -> Option<Vec<Series>> {
+    let mut out = Vec::new();
+    let mut stale = false;
+    let read = windows.for_each_newest(|labels, newest| match newest.last() {
+        Some(p) if is_stale_nan(p.v) => stale = true,
+        Some(&p) => out.push(Series {
+            labels: labels.clone(),
+            drop_name: !keeps_name,
+            points: Points::from_elem(Some(f(p)), 1),
+        }),
+        None => {}
+    });
+    (read && !stale).then_some(out)
 }
 
 /// What a function computed from a window's summary reads of it.
@@ -259,22 +284,26 @@ pub(crate) fn compute(
             |s, _| Some(s.len() as f64),
             |s, _| Some(f64::from(s.count)),
         ),
-        "present_over_time" => map_summarisable(
-            windows,
-            steps,
-            false,
-            Reads::Counts,
-            |_, _| Some(1.0),
-            |_, _| Some(1.0),
-        ),
-        "last_over_time" => map_summarisable(
-            windows,
-            steps,
-            true,
-            Reads::Counts,
-            |s, _| s.last().map(|p| p.v),
-            |s, _| Some(s.last.v),
-        ),
+        "present_over_time" => map_newest(windows, false, |_| 1.0).unwrap_or_else(|| {
+            map_summarisable(
+                windows,
+                steps,
+                false,
+                Reads::Counts,
+                |_, _| Some(1.0),
+                |_, _| Some(1.0),
+            )
+        }),
+        "last_over_time" => map_newest(windows, true, |p| p.v).unwrap_or_else(|| {
+            map_summarisable(
+                windows,
+                steps,
+                true,
+                Reads::Counts,
+                |s, _| s.last().map(|p| p.v),
+                |s, _| Some(s.last.v),
+            )
+        }),
         "first_over_time" => map_summarisable(
             windows,
             steps,

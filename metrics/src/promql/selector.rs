@@ -88,17 +88,43 @@ impl Windows<'_> {
     /// step, of a subquery, or of a selector with `or` alternatives (which
     /// is read whole to be merged): those have samples only.
     pub fn for_each_summarised(&self, mut f: impl FnMut(&Labels, &[Piece<'_>])) -> bool {
-        let Source::Selector { db, vs, mint, maxt } = &self.source else {
+        let Some((db, vs, mint, maxt)) = self.single_window() else {
             return false;
         };
-        if self.ends.len() != 1 || !vs.matchers.or_matchers.is_empty() {
-            return false;
-        }
         if mint <= maxt {
             let matchers = matchers_of(vs, &vs.matchers.matchers);
-            db.for_each_summarised(&matchers, *mint, *maxt, &mut f);
+            db.for_each_summarised(&matchers, mint, maxt, &mut f);
         }
         true
+    }
+
+    /// Calls `f` with each series' newest sample in a single window read
+    /// straight from the store (a stale marker too), as
+    /// [`Queryable::for_each_newest`] hands it over: a store has it without
+    /// decoding the window. Returns false, calling nothing, where
+    /// [`Windows::for_each_summarised`] does.
+    pub fn for_each_newest(&self, mut f: impl FnMut(&Labels, &[Sample])) -> bool {
+        let Some((db, vs, mint, maxt)) = self.single_window() else {
+            return false;
+        };
+        if mint <= maxt {
+            let matchers = matchers_of(vs, &vs.matchers.matchers);
+            db.for_each_newest(&matchers, mint, maxt, &mut f);
+        }
+        true
+    }
+
+    /// The selector and range of a single window read straight from the
+    /// store; `None` for the windows of more than one step, of a subquery,
+    /// or of a selector with `or` alternatives.
+    fn single_window(&self) -> Option<(&dyn Queryable, &VectorSelector, i64, i64)> {
+        let Source::Selector { db, vs, mint, maxt } = &self.source else {
+            return None;
+        };
+        if self.ends.len() != 1 || !vs.matchers.or_matchers.is_empty() {
+            return None;
+        }
+        Some((*db, vs, *mint, *maxt))
     }
 }
 
