@@ -483,29 +483,49 @@ impl<'a> ChunkSamples<'a> {
             Some((decoded, t, point)) => ChunkSamples::resume(data, count, decoded, t, point),
             None => ChunkSamples::new(data, count, min_t),
         };
-        // The state after the last sample before `mint`, while this read
-        // decodes samples it does not keep.
+        // Two loops: one passing over the samples before `mint`, then one
+        // keeping those up to `maxt`, which tests each sample against
+        // `maxt` alone. The state after the last sample passed over is
+        // left as a resume point at the window's start.
         let mut before_mint = None;
-        while let Some(sample) = samples.next_sample() {
+        let first_kept = loop {
+            let sample = samples.next_sample();
+            let Some(sample) = sample.filter(|s| s.t < mint) else {
+                break sample;
+            };
             if let Some(points) = resume.as_deref_mut() {
                 let decoded = count - samples.remaining;
-                if sample.t < mint {
-                    before_mint = Some((decoded, sample.t, samples.resume_point()));
-                } else if let Some((decoded, t, point)) = before_mint.take() {
-                    points.record_window_start(decoded, t, point);
-                }
-                if points.due(decoded, sample.t) {
-                    points.record(decoded, sample.t, samples.resume_point());
-                }
+                before_mint = Some((decoded, sample.t, samples.resume_point()));
+                samples.leave_point_if_due(points, count, sample.t);
+            }
+        };
+        if let (Some(points), Some((decoded, t, point)), Some(_)) =
+            (resume.as_deref_mut(), before_mint, first_kept)
+        {
+            points.record_window_start(decoded, t, point);
+        }
+        let mut next = first_kept;
+        while let Some(sample) = next {
+            if let Some(points) = resume.as_deref_mut() {
+                samples.leave_point_if_due(points, count, sample.t);
             }
             if sample.t > maxt {
                 return true;
             }
-            if sample.t >= mint {
-                out.push(sample);
-            }
+            out.push(sample);
+            next = samples.next_sample();
         }
         false
+    }
+
+    /// Leaves a resume point after the sample just decoded, at `t`, if one
+    /// is due there.
+    #[inline(always)]
+    fn leave_point_if_due(&self, points: &mut ResumePoints, count: u32, t: i64) {
+        let decoded = count - self.remaining;
+        if points.due(decoded, t) {
+            points.record(decoded, t, self.resume_point());
+        }
     }
 
     /// Continues decoding where `point` was left, after the `decoded`-th
