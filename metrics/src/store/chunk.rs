@@ -445,9 +445,13 @@ impl ResumePoints {
         Some((self.decoded[i], times[i], self.points[i]))
     }
 
+    fn is_full(&self) -> bool {
+        self.len >= MAX_RESUME_POINTS
+    }
+
     /// Whether a point is due after `decoded` samples, the last at `t`.
     fn due(&self, decoded: u32, t: i64) -> bool {
-        if self.len >= MAX_RESUME_POINTS {
+        if self.is_full() {
             return false;
         }
         let (last_decoded, last_t) = match self.len.checked_sub(1) {
@@ -504,6 +508,9 @@ impl<'a> ChunkSamples<'a> {
         {
             points.record_window_start(decoded, t, point);
         }
+        // Once a chunk's points are all left (usually so), no sample needs
+        // to be checked for one.
+        let mut resume = resume.filter(|points| !points.is_full());
         let mut next = first_kept;
         while let Some(sample) = next {
             if let Some(points) = resume.as_deref_mut() {
@@ -662,8 +669,9 @@ impl<'a> ChunkSamples<'a> {
     }
 
     /// The last value as an integer and the last integer delta, computing
-    /// them if an XOR left them pending.
-    #[inline]
+    /// them if an XOR left them pending. Inlined always: it runs for every
+    /// integer-encoded sample (counters), and as a call it was not.
+    #[inline(always)]
     fn known_ints(&self) -> (Option<i64>, i64) {
         match self.ints {
             IntTrack::Known { last, delta } => (last, delta),
