@@ -282,7 +282,6 @@ impl<'a> ChunkSamples<'a> {
                 leading: 0,
                 trailing: 0,
             },
-            started: false,
         }
     }
 }
@@ -297,7 +296,6 @@ struct ChunkSamples<'a> {
     scale: DecimalScale,
     ints: IntTrack,
     window: XorWindow,
-    started: bool,
 }
 
 /// The integer view of the last value (its scaled integer, if it is one)
@@ -483,9 +481,17 @@ impl<'a> ChunkSamples<'a> {
         mut resume: Option<&mut ResumePoints>,
     ) -> bool {
         let start = resume.as_deref().and_then(|r| r.last_before(mint));
-        let mut samples = match start {
-            Some((decoded, t, point)) => ChunkSamples::resume(data, count, decoded, t, point),
-            None => ChunkSamples::new(data, count, min_t),
+        let (mut samples, mut next) = match start {
+            Some((decoded, t, point)) => {
+                let mut samples = ChunkSamples::resume(data, count, decoded, t, point);
+                let next = samples.next_sample();
+                (samples, next)
+            }
+            None => {
+                let mut samples = ChunkSamples::new(data, count, min_t);
+                let first = samples.first_sample();
+                (samples, first)
+            }
         };
         // Two loops: one passing over the samples before `mint`, then one
         // keeping those up to `maxt`, which tests each sample against
@@ -493,15 +499,15 @@ impl<'a> ChunkSamples<'a> {
         // left as a resume point at the window's start.
         let mut before_mint = None;
         let first_kept = loop {
-            let sample = samples.next_sample();
-            let Some(sample) = sample.filter(|s| s.t < mint) else {
-                break sample;
+            let Some(sample) = next.filter(|s| s.t < mint) else {
+                break next;
             };
             if let Some(points) = resume.as_deref_mut() {
                 let decoded = count - samples.remaining;
                 before_mint = Some((decoded, sample.t, samples.resume_point()));
                 samples.leave_point_if_due(points, count, sample.t);
             }
+            next = samples.next_sample();
         };
         if let (Some(points), Some((decoded, t, point)), Some(_)) =
             (resume.as_deref_mut(), before_mint, first_kept)
@@ -511,7 +517,7 @@ impl<'a> ChunkSamples<'a> {
         // Once a chunk's points are all left (usually so), no sample needs
         // to be checked for one.
         let mut resume = resume.filter(|points| !points.is_full());
-        let mut next = first_kept;
+        next = first_kept;
         while let Some(sample) = next {
             if let Some(points) = resume.as_deref_mut() {
                 samples.leave_point_if_due(points, count, sample.t);
@@ -547,7 +553,6 @@ impl<'a> ChunkSamples<'a> {
             scale: point.scale,
             ints: point.ints,
             window: point.window,
-            started: true,
         }
     }
 
@@ -563,13 +568,27 @@ impl<'a> ChunkSamples<'a> {
         }
     }
 
+    /// The chunk's first sample, for a decoder made by
+    /// [`ChunkSamples::new`]; [`ChunkSamples::next_sample`] gives the
+    /// others. Two functions rather than one that asks each time which
+    /// sample it is at.
+    fn first_sample(&mut self) -> Option<Sample> {
+        self.take(Self::read_first)
+    }
+
+    /// The sample after the last one returned.
     #[inline(always)]
     fn next_sample(&mut self) -> Option<Sample> {
+        self.take(Self::read_following)
+    }
+
+    #[inline(always)]
+    fn take(&mut self, read: impl FnOnce(&mut Self) -> Option<Sample>) -> Option<Sample> {
         if self.remaining == 0 {
             return None;
         }
         self.remaining -= 1;
-        let sample = self.read_next();
+        let sample = read(self);
         if sample.is_none() {
             // Only a codec bug can get here; stop rather than invent data.
             self.remaining = 0;
@@ -577,30 +596,39 @@ impl<'a> ChunkSamples<'a> {
         sample
     }
 
+    /// The first sample: the first value's raw bits, then the chunk's
+    /// decimal scale.
+    fn read_first(&mut self) -> Option<Sample> {
+        self.value_bits = self.reader.read_bits(64);
+        self.scale = DecimalScale::new(self.reader.read_bits(SCALE_BITS) as u32)?;
+        self.ints = IntTrack::Known {
+            last: self.scale.to_int(self.value_bits),
+            delta: 0,
+        };
+        self.current()
+    }
+
     #[inline(always)]
-    fn read_next(&mut self) -> Option<Sample> {
-        if !self.started {
-            self.started = true;
-            self.value_bits = self.reader.read_bits(64);
-            self.scale = DecimalScale::new(self.reader.read_bits(SCALE_BITS) as u32)?;
-            self.ints = IntTrack::Known {
-                last: self.scale.to_int(self.value_bits),
-                delta: 0,
-            };
+    fn read_following(&mut self) -> Option<Sample> {
+        let word = self.reader.peek_word();
+        let dod = read_varbits(&mut self.reader, word, &TIME_DOD_WIDTHS);
+        // A steady interval (the usual case) took one bit, so the value's
+        // prefix and header are still in `word`: no new load.
+        let value_word = if word >> 63 == 0 {
+            word << 1
         } else {
-            let word = self.reader.peek_word();
-            let dod = read_varbits(&mut self.reader, word, &TIME_DOD_WIDTHS);
-            // A steady interval (the usual case) took one bit, so the
-            // value's prefix and header are still in `word`: no new load.
-            let value_word = if word >> 63 == 0 {
-                word << 1
-            } else {
-                self.reader.peek_word()
-            };
-            self.delta = self.delta.wrapping_add(dod);
-            self.t = self.t.wrapping_add(self.delta);
-            self.value_bits = self.read_value(value_word)?;
-        }
+            self.reader.peek_word()
+        };
+        self.delta = self.delta.wrapping_add(dod);
+        self.t = self.t.wrapping_add(self.delta);
+        self.value_bits = self.read_value(value_word)?;
+        self.current()
+    }
+
+    /// The sample just read, unless reading it went past the end of the
+    /// input.
+    #[inline(always)]
+    fn current(&self) -> Option<Sample> {
         if self.reader.overrun() {
             return None;
         }
