@@ -399,11 +399,13 @@ pub(crate) fn compute(
 /// never extrapolated below zero.
 /// `min_over_time` or `max_over_time`: the value `beats` prefers, where a
 /// NaN loses to any number, as in Prometheus.
+/// Generic over the comparison, so that it is inlined into the loop over
+/// each window's samples rather than called for every sample.
 fn extreme_over_time(
     windows: &Windows,
     steps: &Steps,
-    beats: fn(f64, f64) -> bool,
-    from_summary: fn(&SamplesSummary) -> f64,
+    beats: impl Fn(f64, f64) -> bool,
+    from_summary: impl Fn(&SamplesSummary) -> f64,
 ) -> Vec<Series> {
     map_summarisable(
         windows,

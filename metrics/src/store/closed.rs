@@ -57,6 +57,7 @@ impl ClosedChunks {
     /// The chunks holding samples in `[mint, maxt]`, oldest first. The
     /// list of older chunks is looked at only when `mint` is before the
     /// newest chunk's start.
+    #[inline]
     pub(crate) fn overlapping(
         &self,
         mint: i64,
