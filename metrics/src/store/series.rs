@@ -423,16 +423,25 @@ impl SeriesData {
 /// How many of a chunk's `count` samples, spread over `[min_t, max_t]`,
 /// fall in `range`, assuming an even spread; one more, so that a short
 /// overlap is not sized at zero.
+///
+/// In `i64`, whose division is one instruction where `i128`'s is a call:
+/// a chunk spans minutes. Spans too long for that (timestamps far apart)
+/// are sized at the whole count.
 fn expected_in(range: (i64, i64), min_t: i64, max_t: i64, count: usize) -> usize {
-    let span = i128::from(max_t) - i128::from(min_t);
-    let overlap = i128::from(range.1.min(max_t)) - i128::from(range.0.max(min_t));
+    let overlap = range.1.min(max_t).checked_sub(range.0.max(min_t));
+    let (Some(span), Some(overlap)) = (max_t.checked_sub(min_t), overlap) else {
+        return count;
+    };
     if overlap < 0 {
         return 0;
     }
     if span <= 0 {
         return count;
     }
-    let share = (count as i128 * overlap / span) as usize;
+    let share = i64::try_from(count)
+        .ok()
+        .and_then(|count| count.checked_mul(overlap))
+        .map_or(count, |scaled| (scaled / span) as usize);
     (share + 1).min(count)
 }
 
@@ -448,5 +457,8 @@ mod tests {
         assert_eq!(expected_in((0, 500_000), 0, 239_000, 240), 240);
         assert_eq!(expected_in((240_000, 300_000), 0, 239_000, 240), 0);
         assert_eq!(expected_in((5_000, 5_000), 5_000, 5_000, 1), 1);
+        // Timestamps too far apart for the arithmetic: the whole chunk.
+        assert_eq!(expected_in((i64::MIN, i64::MAX), i64::MIN, i64::MAX, 7), 7);
+        assert_eq!(expected_in((i64::MIN, 0), i64::MIN, i64::MAX, 7), 7);
     }
 }
