@@ -354,6 +354,12 @@ impl Queryable for TimedStore<'_> {
 
 fn bench(c: &mut Criterion) {
     let store = store();
+    // What the batch reads, against the processor's caches.
+    println!(
+        "store: {:.1} MB for {} series",
+        store.bytes_used() as f64 / 1e6,
+        store.stats().series
+    );
     let engine = Engine::default();
     let queries: Vec<Query> = ALERTS
         .iter()
