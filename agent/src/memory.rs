@@ -51,3 +51,38 @@ pub fn agent_runtime() -> std::io::Result<tokio::runtime::Runtime> {
         .thread_name("opsdeck-agent")
         .build()
 }
+
+/// Gives the pages wholly inside `start..end` of this process's code back
+/// to the kernel: they stop counting in the agent's resident memory, and
+/// should any of that code run again its pages are read back in, from the
+/// page cache or the executable. For code that only start-up runs (see
+/// `scripts/code-layout`); returns the bytes released.
+///
+/// # Safety
+/// `start..end` must lie within a read-only mapping of the executable,
+/// whose contents the kernel can read back from the file: released pages
+/// of writable or anonymous memory would come back as zeroes.
+#[cfg(target_os = "linux")]
+pub unsafe fn release_code_pages(start: usize, end: usize) -> std::io::Result<usize> {
+    // SAFETY: sysconf has no preconditions.
+    let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) })
+        .map_err(|_| std::io::Error::last_os_error())?;
+    let first = start.next_multiple_of(page);
+    let last = end - end % page;
+    if last <= first {
+        return Ok(0);
+    }
+    // SAFETY: the caller promises a read-only file mapping, which
+    // MADV_DONTNEED only unmaps; later accesses fault the same bytes back.
+    let released = unsafe {
+        libc::madvise(
+            first as *mut libc::c_void,
+            last - first,
+            libc::MADV_DONTNEED,
+        )
+    };
+    if released != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(last - first)
+}

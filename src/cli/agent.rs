@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
+use super::startup_code;
+
 /// Run the agent next to an application.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
@@ -51,6 +53,10 @@ async fn serve(config: opsdeck_agent::config::AgentConfig) -> anyhow::Result<Exi
     // One line on stdout for scripts and tests that need the URL (the
     // port may have been picked by the OS).
     println!("agent {name} {}", agent.url());
+    tokio::spawn(async {
+        tokio::time::sleep(startup_code::RELEASE_AFTER).await;
+        startup_code::release();
+    });
     let signal = wait_for_signal().await?;
     tracing::info!(signal, "shutting down");
     agent.shutdown().await?;

@@ -9,6 +9,7 @@ mod query;
 mod rules;
 mod runbook;
 mod silence;
+mod startup_code;
 mod tui;
 
 use std::process::ExitCode;
