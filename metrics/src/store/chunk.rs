@@ -611,15 +611,17 @@ impl<'a> ChunkSamples<'a> {
     #[inline(always)]
     fn read_following(&mut self) -> Option<Sample> {
         let word = self.reader.peek_word();
-        let dod = read_varbits(&mut self.reader, word, &TIME_DOD_WIDTHS);
-        // A steady interval (the usual case) took one bit, so the value's
-        // prefix and header are still in `word`: no new load.
+        // A steady interval (the usual case) is a single zero bit, tested
+        // for first; the value's prefix and header are then still in
+        // `word`: no new load.
         let value_word = if word >> 63 == 0 {
+            self.reader.consume(1);
             word << 1
         } else {
+            let dod = read_varbits(&mut self.reader, word, &TIME_DOD_WIDTHS);
+            self.delta = self.delta.wrapping_add(dod);
             self.reader.peek_word()
         };
-        self.delta = self.delta.wrapping_add(dod);
         self.t = self.t.wrapping_add(self.delta);
         self.value_bits = self.read_value(value_word)?;
         self.current()
