@@ -63,7 +63,7 @@ pub fn agent_runtime() -> std::io::Result<tokio::runtime::Runtime> {
 /// whose contents the kernel can read back from the file: released pages
 /// of writable or anonymous memory would come back as zeroes.
 #[cfg(target_os = "linux")]
-pub unsafe fn release_code_pages(start: usize, end: usize) -> std::io::Result<usize> {
+pub unsafe fn release_file_pages(start: usize, end: usize) -> std::io::Result<usize> {
     // SAFETY: sysconf has no preconditions.
     let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) })
         .map_err(|_| std::io::Error::last_os_error())?;
@@ -85,4 +85,110 @@ pub unsafe fn release_code_pages(start: usize, end: usize) -> std::io::Result<us
         return Err(std::io::Error::last_os_error());
     }
     Ok(last - first)
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::release_file_pages;
+    use std::io::Write;
+    use std::os::fd::AsRawFd;
+
+    const PAGE: usize = 4096;
+
+    /// Maps `file` read-only and private, as the loader maps code.
+    fn map(file: &std::fs::File, len: usize) -> *mut u8 {
+        // SAFETY: a fresh read-only private mapping of a file we hold open.
+        let address = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ,
+                libc::MAP_PRIVATE,
+                file.as_raw_fd(),
+                0,
+            )
+        };
+        assert_ne!(
+            address,
+            libc::MAP_FAILED,
+            "{}",
+            std::io::Error::last_os_error()
+        );
+        address.cast()
+    }
+
+    fn resident_pages(address: *mut u8, len: usize) -> usize {
+        let mut flags = vec![0u8; len / PAGE];
+        // SAFETY: `address..address + len` is one mapping of ours.
+        let status = unsafe { libc::mincore(address.cast(), len, flags.as_mut_ptr()) };
+        assert_eq!(status, 0, "{}", std::io::Error::last_os_error());
+        flags.iter().filter(|f| **f & 1 == 1).count()
+    }
+
+    #[test]
+    fn released_pages_read_back_the_same_bytes() {
+        let len = 16 * PAGE;
+        let contents: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
+        let mut file = tempfile::tempfile().expect("temp file");
+        file.write_all(&contents).expect("write");
+        let address = map(&file, len);
+        // SAFETY: the mapping is `len` readable bytes.
+        let mapped = unsafe { std::slice::from_raw_parts(address, len) };
+        assert_eq!(mapped, &contents[..]);
+
+        // A range that starts and ends mid-page releases only the pages
+        // wholly inside it: of 2.5 .. 10.5, pages 3 to 9.
+        let start = address as usize + 2 * PAGE + PAGE / 2;
+        let end = address as usize + 10 * PAGE + PAGE / 2;
+        // SAFETY: a read-only private file mapping.
+        let released = unsafe { release_file_pages(start, end) }.expect("madvise");
+        assert_eq!(released, 7 * PAGE);
+        assert_eq!(
+            mapped,
+            &contents[..],
+            "released pages read back from the file"
+        );
+
+        // Less than a whole page releases nothing.
+        // SAFETY: as above.
+        let none = unsafe { release_file_pages(start, start + PAGE / 2) }.expect("madvise");
+        assert_eq!(none, 0);
+        // SAFETY: unmapping our own mapping; `mapped` is not used after.
+        unsafe { libc::munmap(address.cast(), len) };
+    }
+
+    #[test]
+    fn released_pages_are_the_ones_not_counted_resident() {
+        let len = 16 * PAGE;
+        let mut file = tempfile::tempfile().expect("temp file");
+        file.write_all(&vec![1u8; len]).expect("write");
+        let address = map(&file, len);
+        // SAFETY: the mapping is `len` readable bytes.
+        let mapped = unsafe { std::slice::from_raw_parts(address, len) };
+        let sum: u64 = mapped.iter().step_by(PAGE).map(|b| u64::from(*b)).sum();
+        assert_eq!(sum, 16);
+        // mincore reports the page cache, which still holds released pages;
+        // what MADV_DONTNEED changes is this process's page tables, seen
+        // as the mapping's RSS in /proc/self/smaps.
+        assert_eq!(resident_pages(address, len), 16);
+        let before = mapping_rss_kib(address as usize);
+        // SAFETY: a read-only private file mapping.
+        unsafe { release_file_pages(address as usize, address as usize + len) }.expect("madvise");
+        let after = mapping_rss_kib(address as usize);
+        assert_eq!(before, 64, "all 16 pages were mapped");
+        assert_eq!(after, 0, "no page stays mapped after the release");
+        // SAFETY: unmapping our own mapping.
+        unsafe { libc::munmap(address.cast(), len) };
+    }
+
+    /// The RSS of the mapping that starts at `address`, from /proc/self/smaps.
+    fn mapping_rss_kib(address: usize) -> u64 {
+        let smaps = std::fs::read_to_string("/proc/self/smaps").expect("smaps");
+        let header = format!("{address:x}-");
+        let mut lines = smaps.lines().skip_while(|l| !l.starts_with(&header));
+        lines
+            .find_map(|l| l.strip_prefix("Rss:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("the mapping's Rss line")
+    }
 }

@@ -31,7 +31,7 @@ pub fn release() {
         let end = std::ptr::addr_of!(__opsdeck_startup_text_end) as usize;
         // SAFETY: the linker script puts both symbols inside .text, which
         // is mapped read-only from the executable.
-        match unsafe { opsdeck_agent::memory::release_code_pages(start, end) } {
+        match unsafe { opsdeck_agent::memory::release_file_pages(start, end) } {
             Ok(bytes) => tracing::debug!(bytes, "released the start-up code's pages"),
             Err(err) => tracing::debug!(%err, "cannot release the start-up code's pages"),
         }
