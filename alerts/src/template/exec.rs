@@ -31,8 +31,10 @@ impl<'a> Exec<'a> {
         }
     }
 
-    pub fn run(mut self, nodes: &[Node]) -> Result<String, TemplateError> {
+    /// Runs `prelude`, then `nodes` with the variables it declared.
+    pub fn run(mut self, prelude: &[Node], nodes: &[Node]) -> Result<String, TemplateError> {
         let root = self.root;
+        self.walk(prelude, root)?;
         self.walk(nodes, root)?;
         Ok(self.out)
     }

@@ -78,6 +78,13 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// Lets the text use variables it does not declare: those a prelude
+    /// run before it declares.
+    pub fn with_variables<'v>(mut self, names: impl IntoIterator<Item = &'v String>) -> Self {
+        self.scope.extend(names.into_iter().cloned());
+        self
+    }
+
     pub fn parse(mut self) -> Result<Vec<Node>, TemplateError> {
         let (nodes, end) = self.list()?;
         match end {
