@@ -191,7 +191,7 @@ fn labels_map(alert: &Alert) -> BTreeMap<String, String> {
     alert
         .labels
         .iter()
-        .map(|l| (l.name.clone(), l.value.clone()))
+        .map(|l| (l.name.to_string(), l.value.to_string()))
         .collect()
 }
 

@@ -72,7 +72,7 @@ pub fn snapshot_groups<'a>(
                     labels: alert
                         .labels
                         .iter()
-                        .map(|l| (l.name.clone(), l.value.clone()))
+                        .map(|l| (l.name.to_string(), l.value.to_string()))
                         .collect(),
                     annotations: alert.annotations.clone(),
                     state: alert.state,

@@ -1,42 +1,63 @@
 //! Label sets. A series is identified by its sorted label set, the metric
 //! name being the `__name__` label.
 
+use std::cmp::Ordering;
 use std::fmt;
 use std::sync::Arc;
 
 pub const METRIC_NAME: &str = "__name__";
 
-/// Up to this many labels, [`Labels::get`] scans instead of searching.
-const SCAN_LIMIT: usize = 8;
-
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Label {
-    pub name: String,
-    pub value: String,
+/// One label of a label set, borrowed from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Label<'a> {
+    pub name: &'a str,
+    pub value: &'a str,
 }
 
 /// A label set kept sorted by name, with no empty values (an empty value
 /// means "label absent" in Prometheus).
 ///
+/// The whole set is one allocation: each name and value in turn, each
+/// after its length (LEB128), as Prometheus's `stringlabels` build keeps
+/// them. An agent holds one label set per series for as long as the
+/// series lives, and a set of a dozen separately allocated strings costs
+/// several times its bytes in allocator overhead.
+///
 /// The labels are shared: cloning a label set is a reference-count
-/// increment, not a copy of its strings. The store hands every query its
-/// series' label sets, and the engine passes them through selectors,
-/// functions and results, so each series' labels exist once. Changing a
-/// shared label set copies it first (copy on write).
-#[derive(Debug, Clone, Default, Eq, PartialOrd, Ord)]
-pub struct Labels(Arc<Vec<Label>>);
+/// increment, not a copy. The store hands every query its series' label
+/// sets, and the engine passes them through selectors, functions and
+/// results, so each series' labels exist once. Changing a label set
+/// builds a new one; its clones keep the old labels.
+#[derive(Clone, Default, Eq)]
+pub struct Labels(Arc<[u8]>);
 
 /// Equal label sets are often one shared set: compare the pointer first.
+/// The encoding is canonical (sorted, distinct names), so equal sets have
+/// equal bytes.
 impl PartialEq for Labels {
     fn eq(&self, other: &Self) -> bool {
         Arc::ptr_eq(&self.0, &other.0) || self.0 == other.0
     }
 }
 
-/// Hashes the labels, as equality compares them.
+/// Hashes the bytes, as equality compares them.
 impl std::hash::Hash for Labels {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         self.0.hash(state);
+    }
+}
+
+/// Label by label, name before value, as Prometheus orders label sets.
+/// (The bytes would not do: a length prefix sorts `b` after `aa`.)
+impl Ord for Labels {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.iter().cmp(other.iter())
+    }
+}
+
+impl PartialOrd for Labels {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
     }
 }
 
@@ -47,37 +68,52 @@ impl Labels {
 
     /// Builds a label set from pairs in any order; later duplicates win and
     /// empty values are dropped.
-    pub fn from_pairs<N: Into<String>, V: Into<String>>(
+    pub fn from_pairs<N: AsRef<str>, V: AsRef<str>>(
         pairs: impl IntoIterator<Item = (N, V)>,
     ) -> Self {
-        let mut labels = Labels::new();
-        for (name, value) in pairs {
-            labels.set(name, value);
-        }
-        labels
+        let mut pairs: Vec<(N, V)> = pairs.into_iter().collect();
+        // Stable, so that of equal names the later pair stays last.
+        pairs.sort_by(|a, b| a.0.as_ref().cmp(b.0.as_ref()));
+        let kept = pairs.iter().enumerate().filter_map(|(i, (name, value))| {
+            let overridden = pairs
+                .get(i + 1)
+                .is_some_and(|next| next.0.as_ref() == name.as_ref());
+            (!overridden).then(|| Label {
+                name: name.as_ref(),
+                value: value.as_ref(),
+            })
+        });
+        Labels::encode(kept)
     }
 
-    /// Builds a label set from labels whose names are already known to be
-    /// distinct (a parser that rejected duplicates): sorts them and drops
-    /// empty values, without the per-label search of `from_pairs`.
-    pub fn from_distinct(mut labels: Vec<Label>) -> Self {
-        labels.retain(|l| !l.value.is_empty());
-        labels.sort_unstable_by(|a, b| a.name.cmp(&b.name));
-        Labels(Arc::new(labels))
+    /// Encodes labels that are sorted by name with distinct names; empty
+    /// values are left out.
+    fn encode<'a>(labels: impl Iterator<Item = Label<'a>> + Clone) -> Self {
+        let present = labels.filter(|l| !l.value.is_empty());
+        let size = present
+            .clone()
+            .map(|l| encoded_len(l.name) + encoded_len(l.value))
+            .sum();
+        let mut bytes = Vec::with_capacity(size);
+        for label in present {
+            put_str(&mut bytes, label.name);
+            put_str(&mut bytes, label.value);
+        }
+        Labels(Arc::from(bytes))
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
         // A series has a handful of labels, whose names mostly differ in
-        // length: a scan that compares lengths first beats a binary search
-        // that compares every name it visits byte by byte.
-        if self.0.len() <= SCAN_LIMIT {
-            return self
-                .0
-                .iter()
-                .find(|l| l.name == name)
-                .map(|l| l.value.as_str());
+        // length: comparing the length first skips most of them.
+        let mut rest = &self.0[..];
+        while !rest.is_empty() {
+            let found = take_bytes(&mut rest) == name.as_bytes();
+            let value = take_str(&mut rest);
+            if found {
+                return Some(value);
+            }
         }
-        self.position(name).ok().map(|i| self.0[i].value.as_str())
+        None
     }
 
     pub fn metric_name(&self) -> Option<&str> {
@@ -85,23 +121,22 @@ impl Labels {
     }
 
     /// Sets a label; an empty value removes it.
-    pub fn set(&mut self, name: impl Into<String>, value: impl Into<String>) {
-        let name = name.into();
-        let value = value.into();
-        match self.position(&name) {
-            Ok(i) if value.is_empty() => {
-                Arc::make_mut(&mut self.0).remove(i);
-            }
-            Ok(i) if self.0[i].value == value => {}
-            Ok(i) => Arc::make_mut(&mut self.0)[i].value = value,
-            Err(_) if value.is_empty() => {}
-            Err(i) => Arc::make_mut(&mut self.0).insert(i, Label { name, value }),
+    pub fn set(&mut self, name: impl AsRef<str>, value: impl AsRef<str>) {
+        let (name, value) = (name.as_ref(), value.as_ref());
+        if self.get(name).unwrap_or("") == value {
+            return;
         }
+        let added = Label { name, value };
+        let others = self.iter().filter(|l| l.name != name);
+        let before = others.clone().take_while(|l| l.name < name);
+        let after = others.skip_while(|l| l.name < name);
+        *self = Labels::encode(before.chain(std::iter::once(added)).chain(after));
     }
 
     pub fn remove(&mut self, name: &str) -> Option<String> {
-        let i = self.position(name).ok()?;
-        Some(Arc::make_mut(&mut self.0).remove(i).value)
+        let value = self.get(name)?.to_string();
+        *self = self.filtered(|l| l.name != name);
+        Some(value)
     }
 
     pub fn without_metric_name(&self) -> Labels {
@@ -119,58 +154,127 @@ impl Labels {
     }
 
     /// The labels `keep` accepts; shares this set when that is all of them.
-    fn filtered(&self, keep: impl Fn(&Label) -> bool) -> Labels {
-        if self.0.iter().all(&keep) {
+    fn filtered(&self, keep: impl Fn(&Label) -> bool + Clone) -> Labels {
+        if self.iter().all(|l| keep(&l)) {
             return self.clone();
         }
-        Labels(Arc::new(
-            self.0.iter().filter(|l| keep(l)).cloned().collect(),
-        ))
+        Labels::encode(self.iter().filter(keep))
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = &Label> {
-        self.0.iter()
+    pub fn iter(&self) -> Iter<'_> {
+        Iter { rest: &self.0 }
     }
 
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.iter().count()
     }
 
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
-    /// The shared list, which lives in the shared allocation: for cache
-    /// hints (`store/prefetch.rs`).
-    pub(crate) fn shared_list(&self) -> &Vec<Label> {
+    /// The encoded labels, which live in the shared allocation: for cache
+    /// hints (`store/prefetch.rs`) and for counting the store's bytes.
+    pub(crate) fn encoded(&self) -> &[u8] {
         &self.0
     }
+}
 
-    fn position(&self, name: &str) -> Result<usize, usize> {
-        self.0.binary_search_by(|l| l.name.as_str().cmp(name))
+/// The labels of a set in order.
+#[derive(Clone)]
+pub struct Iter<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = Label<'a>;
+
+    fn next(&mut self) -> Option<Label<'a>> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let name = take_str(&mut self.rest);
+        let value = take_str(&mut self.rest);
+        Some(Label { name, value })
     }
 }
 
 impl<'a> IntoIterator for &'a Labels {
-    type Item = &'a Label;
-    type IntoIter = std::slice::Iter<'a, Label>;
-    fn into_iter(self) -> Self::IntoIter {
-        self.0.iter()
+    type Item = Label<'a>;
+    type IntoIter = Iter<'a>;
+    fn into_iter(self) -> Iter<'a> {
+        self.iter()
+    }
+}
+
+fn encoded_len(s: &str) -> usize {
+    let mut len = s.len();
+    let mut prefix = 1;
+    while len >= 0x80 {
+        len >>= 7;
+        prefix += 1;
+    }
+    prefix + s.len()
+}
+
+fn put_str(bytes: &mut Vec<u8>, s: &str) {
+    let mut len = s.len();
+    while len >= 0x80 {
+        bytes.push((len as u8) | 0x80);
+        len >>= 7;
+    }
+    bytes.push(len as u8);
+    bytes.extend_from_slice(s.as_bytes());
+}
+
+/// Takes one length-prefixed string off the front of an encoding.
+fn take_bytes<'a>(rest: &mut &'a [u8]) -> &'a [u8] {
+    let mut len = 0usize;
+    let mut shift = 0;
+    let mut at = 0;
+    loop {
+        let byte = rest[at];
+        at += 1;
+        len |= usize::from(byte & 0x7f) << shift;
+        if byte < 0x80 {
+            break;
+        }
+        shift += 7;
+    }
+    let (taken, tail) = rest[at..].split_at(len);
+    *rest = tail;
+    taken
+}
+
+fn take_str<'a>(rest: &mut &'a [u8]) -> &'a str {
+    let bytes = take_bytes(rest);
+    // SAFETY: an encoding is only ever written by `put_str`, from whole
+    // `&str`s, and read back from its start one whole string at a time, so
+    // each string taken is exactly the bytes of one `&str` put.
+    unsafe { std::str::from_utf8_unchecked(bytes) }
+}
+
+impl fmt::Debug for Labels {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.iter().map(|l| (l.name, l.value)))
+            .finish()
     }
 }
 
 /// Formats as PromQL does: `name{a="1", b="2"}`.
 impl fmt::Display for Labels {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(name) = self.metric_name() {
+        let name = self.metric_name();
+        if let Some(name) = name {
             f.write_str(name)?;
         }
-        let rest: Vec<&Label> = self.0.iter().filter(|l| l.name != METRIC_NAME).collect();
-        if rest.is_empty() && self.metric_name().is_some() {
+        let mut rest = self.iter().filter(|l| l.name != METRIC_NAME).peekable();
+        if rest.peek().is_none() && name.is_some() {
             return Ok(());
         }
         f.write_str("{")?;
-        for (i, l) in rest.iter().enumerate() {
+        for (i, l) in rest.enumerate() {
             if i > 0 {
                 f.write_str(", ")?;
             }
@@ -183,6 +287,8 @@ impl fmt::Display for Labels {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
 
     #[test]
     fn set_keeps_sorted_and_drops_empty() {
@@ -192,6 +298,14 @@ mod tests {
         assert_eq!(l.to_string(), r#"up{a="1", b="2"}"#);
         l.set("a", "");
         assert_eq!(l.get("a"), None);
+        l.set("c", "3");
+        assert_eq!(l.to_string(), r#"up{b="2", c="3"}"#);
+    }
+
+    #[test]
+    fn later_duplicates_win() {
+        let l = Labels::from_pairs([("a", "1"), ("b", "2"), ("a", "3"), ("b", "")]);
+        assert_eq!(l.to_string(), r#"{a="3"}"#);
     }
 
     #[test]
@@ -207,6 +321,15 @@ mod tests {
     }
 
     #[test]
+    fn long_names_and_values_round_trip() {
+        let long = "x".repeat(20_000);
+        let l = Labels::from_pairs([(long.as_str(), "1"), ("b", long.as_str())]);
+        assert_eq!(l.get(&long), Some("1"));
+        assert_eq!(l.get("b"), Some(long.as_str()));
+        assert_eq!(l.len(), 2);
+    }
+
+    #[test]
     fn clones_share_and_a_change_copies() {
         let a = Labels::from_pairs([("job", "x"), ("instance", "1")]);
         let mut b = a.clone();
@@ -214,6 +337,60 @@ mod tests {
         b.set("job", "y");
         assert_eq!(a.get("job"), Some("x"));
         assert_eq!(b.get("job"), Some("y"));
-        assert_eq!(a.without_metric_name(), a);
+        assert!(Arc::ptr_eq(&a.without_metric_name().0, &a.0));
+    }
+
+    #[test]
+    fn orders_label_by_label() {
+        let short_first = Labels::from_pairs([("a", "b")]);
+        let long = Labels::from_pairs([("aa", "a")]);
+        assert!(short_first < long);
+        let fewer = Labels::from_pairs([("a", "1")]);
+        let more = Labels::from_pairs([("a", "1"), ("b", "0")]);
+        assert!(fewer < more);
+    }
+
+    fn pairs() -> impl Strategy<Value = Vec<(String, String)>> {
+        // Short names collide often, which exercises duplicates; values
+        // are now and then long enough for a two-byte length.
+        let name = "[a-c_]{1,3}";
+        let value = prop_oneof![4 => "[a-z0-9\u{e9}\"]{0,6}", 1 => "[a-z]{120,300}"];
+        prop::collection::vec((name, value), 0..12)
+    }
+
+    proptest! {
+        /// The set behaves as an ordered map without empty values.
+        #[test]
+        fn acts_as_a_sorted_map(input in pairs(), edits in pairs()) {
+            let mut model: BTreeMap<String, String> = BTreeMap::new();
+            for (n, v) in &input {
+                model.insert(n.clone(), v.clone());
+            }
+            model.retain(|_, v| !v.is_empty());
+            let mut labels = Labels::from_pairs(input.iter().map(|(n, v)| (n, v)));
+            for (n, v) in &edits {
+                labels.set(n, v);
+                if v.is_empty() { model.remove(n); } else { model.insert(n.clone(), v.clone()); }
+            }
+            let got: Vec<(&str, &str)> = labels.iter().map(|l| (l.name, l.value)).collect();
+            let want: Vec<(&str, &str)> = model.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+            prop_assert_eq!(&got, &want);
+            prop_assert_eq!(labels.len(), model.len());
+            for (n, v) in &model {
+                prop_assert_eq!(labels.get(n), Some(v.as_str()));
+            }
+            let rebuilt = Labels::from_pairs(model.iter());
+            prop_assert_eq!(&rebuilt, &labels);
+        }
+
+        /// Ordering agrees with comparing the labels as a list.
+        #[test]
+        fn orders_as_label_lists(a in pairs(), b in pairs()) {
+            let a = Labels::from_pairs(a);
+            let b = Labels::from_pairs(b);
+            let list = |l: &Labels| l.iter().map(|l| (l.name.to_string(), l.value.to_string())).collect::<Vec<_>>();
+            prop_assert_eq!(a.cmp(&b), list(&a).cmp(&list(&b)));
+            prop_assert_eq!(a == b, list(&a) == list(&b));
+        }
     }
 }

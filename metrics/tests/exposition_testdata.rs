@@ -75,7 +75,7 @@ fn classify(line: &str, ours: &ParsedSample, format: Format) -> Option<Differenc
         ours.labels
             .iter()
             .filter(|l| l.name != "__name__")
-            .map(|l| l.value.as_str())
+            .map(|l| l.value)
     };
     if name.contains(':') {
         Some(Difference::ColonInName)
@@ -118,7 +118,7 @@ fn flat_ours(sample: &ParsedSample) -> Flat {
             .labels
             .iter()
             .filter(|l| l.name != "__name__")
-            .map(|l| (l.name.clone(), l.value.clone()))
+            .map(|l| (l.name.to_string(), l.value.to_string()))
             .collect(),
         value: sample.value,
         timestamp_ms: sample.timestamp_ms,

@@ -34,7 +34,7 @@ impl Probe for StoreProbe {
                     labels: s
                         .labels
                         .iter()
-                        .map(|l| (l.name.clone(), l.value.clone()))
+                        .map(|l| (l.name.to_string(), l.value.to_string()))
                         .collect::<BTreeMap<_, _>>(),
                     value: s.v,
                 })

@@ -25,7 +25,7 @@ impl Probe for StoreProbe {
                     labels: s
                         .labels
                         .iter()
-                        .map(|l| (l.name.clone(), l.value.clone()))
+                        .map(|l| (l.name.to_string(), l.value.to_string()))
                         .collect(),
                     value: s.v,
                 })

@@ -213,7 +213,7 @@ impl AlertingRule {
         let template_labels: BTreeMap<String, String> = sample
             .labels
             .iter()
-            .map(|l| (l.name.clone(), l.value.clone()))
+            .map(|l| (l.name.to_string(), l.value.to_string()))
             .collect();
         let ctx = AlertContext::new(
             template_labels,

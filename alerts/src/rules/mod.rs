@@ -99,7 +99,7 @@ impl TemplateQuerier for StoreQuerier<'_> {
                 (
                     s.labels
                         .iter()
-                        .map(|l| (l.name.clone(), l.value.clone()))
+                        .map(|l| (l.name.to_string(), l.value.to_string()))
                         .collect(),
                     s.v,
                 )

@@ -74,7 +74,7 @@ fn load_series(group: &TestGroup, store: &SeriesStore) -> Result<(), String> {
 fn label_map(labels: &Labels) -> BTreeMap<String, String> {
     labels
         .iter()
-        .map(|l| (l.name.clone(), l.value.clone()))
+        .map(|l| (l.name.to_string(), l.value.to_string()))
         .collect()
 }
 

@@ -25,7 +25,7 @@ mod scan;
 
 use std::borrow::Cow;
 
-use crate::{Label, Labels, METRIC_NAME};
+use crate::{Labels, METRIC_NAME};
 
 pub use error::ParseError;
 
@@ -125,16 +125,8 @@ impl SampleRef<'_, '_> {
     /// The sample's owned label set, `__name__` included and empty values
     /// left out.
     pub fn to_labels(&self) -> Labels {
-        let mut labels = Vec::with_capacity(self.labels.len() + 1);
-        labels.push(Label {
-            name: METRIC_NAME.to_string(),
-            value: self.name.to_string(),
-        });
-        labels.extend(self.labels.iter().map(|l| Label {
-            name: l.name.to_string(),
-            value: l.value.clone().into_owned(),
-        }));
-        Labels::from_distinct(labels)
+        let name = std::iter::once((METRIC_NAME, self.name));
+        Labels::from_pairs(name.chain(self.labels.iter().map(|l| (l.name, &*l.value))))
     }
 }
 

@@ -141,9 +141,9 @@ fn group_key(labels: &Labels, modifier: Option<&LabelModifier>, key: &mut Vec<u8
         }
         Some(LabelModifier::Exclude(without)) => {
             for l in labels {
-                if l.name != METRIC_NAME && !without.labels.contains(&l.name) {
-                    push_field(key, &l.name);
-                    push_field(key, &l.value);
+                if l.name != METRIC_NAME && !without.labels.iter().any(|n| n == l.name) {
+                    push_field(key, l.name);
+                    push_field(key, l.value);
                 }
             }
         }

@@ -161,9 +161,9 @@ impl<'a> Matching<'a> {
             }
         } else {
             for l in labels {
-                if l.name != METRIC_NAME && !self.names.contains(&l.name) {
-                    push_field(sig, &l.name);
-                    push_field(sig, &l.value);
+                if l.name != METRIC_NAME && !self.names.iter().any(|n| n == l.name) {
+                    push_field(sig, l.name);
+                    push_field(sig, l.value);
                 }
             }
         }

@@ -106,19 +106,19 @@ impl SeriesIndex {
             + table_slot_bytes::<ByLabels>()
             + table_slot_bytes::<(SeriesId, Arc<Series>)>();
         for label in &series.labels {
-            let values = match self.postings.get_mut(label.name.as_str()) {
+            let values = match self.postings.get_mut(label.name) {
                 Some(values) => values,
                 None => {
                     bytes += table_slot_bytes::<(String, HashMap<String, PostingsList>)>()
                         + label.name.len();
-                    self.postings.entry(label.name.clone()).or_default()
+                    self.postings.entry(label.name.to_string()).or_default()
                 }
             };
-            let list = match values.get_mut(label.value.as_str()) {
+            let list = match values.get_mut(label.value) {
                 Some(list) => list,
                 None => {
                     bytes += table_slot_bytes::<(String, PostingsList)>() + label.value.len();
-                    values.entry(label.value.clone()).or_default()
+                    values.entry(label.value.to_string()).or_default()
                 }
             };
             list.push(id);
@@ -141,21 +141,21 @@ impl SeriesIndex {
             + table_slot_bytes::<ByLabels>()
             + table_slot_bytes::<(SeriesId, Arc<Series>)>();
         for label in &series.labels {
-            let Some(values) = self.postings.get_mut(label.name.as_str()) else {
+            let Some(values) = self.postings.get_mut(label.name) else {
                 continue;
             };
-            if let Some(list) = values.get_mut(label.value.as_str()) {
+            if let Some(list) = values.get_mut(label.value) {
                 if let Ok(i) = list.binary_search(&series.id) {
                     list.remove(i);
                     bytes += size_of::<SeriesId>();
                 }
                 if list.is_empty() {
-                    values.remove(label.value.as_str());
+                    values.remove(label.value);
                     bytes += table_slot_bytes::<(String, PostingsList)>() + label.value.len();
                 }
             }
             if values.is_empty() {
-                self.postings.remove(label.name.as_str());
+                self.postings.remove(label.name);
                 bytes += table_slot_bytes::<(String, HashMap<String, PostingsList>)>()
                     + label.name.len();
             }

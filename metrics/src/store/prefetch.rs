@@ -24,11 +24,6 @@ pub(super) fn value<T>(value: &T) {
     lines(std::ptr::from_ref(value).cast(), std::mem::size_of::<T>());
 }
 
-/// Like [`bytes`], for the memory of a slice's elements.
-pub(super) fn slice<T>(slice: &[T]) {
-    lines(slice.as_ptr().cast(), std::mem::size_of_val(slice));
-}
-
 fn lines(start: *const u8, len: usize) {
     #[cfg(target_arch = "x86_64")]
     {

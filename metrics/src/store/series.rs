@@ -104,20 +104,10 @@ impl Series {
     }
 
     /// Bytes of this series outside its chunks: the struct, the `Arc` that
-    /// holds it and its labels (the shared list, its counts and the label
-    /// strings).
+    /// holds it and its label set (its counts and its encoded labels).
     pub(crate) fn fixed_bytes(&self) -> usize {
         const ARC_COUNTS: usize = 2 * size_of::<usize>();
-        size_of::<Series>()
-            + ARC_COUNTS
-            + ARC_COUNTS
-            + size_of::<Vec<crate::Label>>()
-            + self.labels.len() * size_of::<crate::Label>()
-            + self
-                .labels
-                .iter()
-                .map(|l| l.name.capacity() + l.value.capacity())
-                .sum::<usize>()
+        size_of::<Series>() + ARC_COUNTS + ARC_COUNTS + self.labels.encoded().len()
     }
 
     /// Only meaningful while the index's ranks are current; written under
@@ -236,9 +226,7 @@ impl Series {
     /// `SeriesStore::walk_selected`). Skipped while the writer holds the
     /// series: it is only a hint.
     pub(crate) fn prefetch_contents(&self, mint: i64) {
-        let labels = self.labels.shared_list();
-        prefetch::value(labels);
-        prefetch::slice(labels.as_slice());
+        prefetch::bytes(self.labels.encoded());
         let Some(data) = self.data.try_lock() else {
             return;
         };

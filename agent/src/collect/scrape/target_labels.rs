@@ -6,7 +6,8 @@
 //! cache can recognise known series without keeping their text.
 
 use opsdeck_metrics::exposition::SampleRef;
-use opsdeck_metrics::{Label, Labels, METRIC_NAME};
+use opsdeck_metrics::labels::Iter;
+use opsdeck_metrics::{Labels, METRIC_NAME};
 
 use super::series_cache::Labeller;
 
@@ -38,11 +39,11 @@ impl TargetLabels {
     fn build_renaming_clashes(&self, sample: &SampleRef<'_, '_>) -> Labels {
         let mut labels = sample.to_labels();
         for label in self.labels.iter() {
-            if let Some(exposed) = labels.get(&label.name) {
+            if let Some(exposed) = labels.get(label.name) {
                 let exposed = exposed.to_string();
                 labels.set(format!("{EXPORTED_PREFIX}{}", label.name), exposed);
             }
-            labels.set(label.name.clone(), label.value.clone());
+            labels.set(label.name, label.value);
         }
         labels
     }
@@ -59,7 +60,7 @@ impl TargetLabels {
         labels: &'l Labels,
     ) -> Option<&'l str> {
         let is_exported = |n: &str| n.strip_prefix(EXPORTED_PREFIX) == Some(name);
-        let ambiguous = self.labels.iter().any(|l| is_exported(&l.name))
+        let ambiguous = self.labels.iter().any(|l| is_exported(l.name))
             || sample
                 .labels
                 .iter()
@@ -67,31 +68,19 @@ impl TargetLabels {
         if ambiguous {
             return None;
         }
-        labels
-            .iter()
-            .find(|l| is_exported(&l.name))
-            .map(|l| l.value.as_str())
+        labels.iter().find(|l| is_exported(l.name)).map(|l| l.value)
     }
 }
 
 impl Labeller for TargetLabels {
-    /// Built in one vector of the final size: the label set lives as long
-    /// as the series, so spare capacity would too.
     fn build(&self, sample: &SampleRef<'_, '_>) -> Labels {
         if sample.labels.iter().any(|l| self.clashes(l.name)) {
             return self.build_renaming_clashes(sample);
         }
-        let mut labels = Vec::with_capacity(1 + sample.labels.len() + self.labels.len());
-        labels.push(Label {
-            name: METRIC_NAME.to_string(),
-            value: sample.name.to_string(),
-        });
-        labels.extend(sample.labels.iter().map(|l| Label {
-            name: l.name.to_string(),
-            value: l.value.to_string(),
-        }));
-        labels.extend(self.labels.iter().cloned());
-        Labels::from_distinct(labels)
+        let name = std::iter::once((METRIC_NAME, sample.name));
+        let exposed = sample.labels.iter().map(|l| (l.name, &*l.value));
+        let target = self.labels.iter().map(|l| (l.name, l.value));
+        Labels::from_pairs(name.chain(exposed).chain(target))
     }
 
     /// `labels` is a label set this labeller built, so that it holds the
@@ -128,7 +117,7 @@ impl Labeller for TargetLabels {
                 || self
                     .labels
                     .iter()
-                    .all(|l| labels.get(&l.name) == Some(l.value.as_str())))
+                    .all(|l| labels.get(l.name) == Some(l.value)))
     }
 }
 
@@ -138,27 +127,30 @@ impl Labeller for TargetLabels {
 /// from the start each (this comparison runs for every sample of every
 /// scrape).
 struct SortedWalk<'l> {
-    labels: &'l [Label],
-    next: usize,
+    labels: &'l Labels,
+    /// The labels after the previous find.
+    next: Iter<'l>,
 }
 
 impl<'l> SortedWalk<'l> {
     fn new(labels: &'l Labels) -> Self {
         SortedWalk {
-            labels: labels.into_iter().as_slice(),
-            next: 0,
+            labels,
+            next: labels.iter(),
         }
     }
 
     fn get(&mut self, name: &str) -> Option<&'l str> {
-        let (before, after) = self.labels.split_at(self.next.min(self.labels.len()));
-        let found = after
-            .iter()
-            .position(|l| l.name == name)
-            .map(|i| self.next + i)
-            .or_else(|| before.iter().position(|l| l.name == name))?;
-        self.next = found + 1;
-        Some(self.labels[found].value.as_str())
+        let mut walk = self.next.clone();
+        let found = match walk.find(|l| l.name == name) {
+            Some(found) => found,
+            None => {
+                walk = self.labels.iter();
+                walk.find(|l| l.name == name)?
+            }
+        };
+        self.next = walk;
+        Some(found.value)
     }
 }
 
