@@ -80,10 +80,12 @@ impl<'a> BitReader<'a> {
     #[inline(always)]
     pub(crate) fn peek_word(&self) -> u64 {
         let byte = self.pos >> 3;
+        // `byte + 8` cannot overflow (`byte` is a bit position over 8),
+        // so this is a single comparison with the length.
         let word = match self
             .bytes
-            .get(byte..)
-            .and_then(|rest| rest.first_chunk::<8>())
+            .get(byte..byte + 8)
+            .and_then(|eight| eight.first_chunk::<8>())
         {
             Some(eight) => u64::from_be_bytes(*eight),
             None => tail_word(self.bytes, byte),

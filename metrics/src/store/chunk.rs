@@ -218,7 +218,8 @@ impl HeadChunk {
             return false;
         }
         let bytes = self.bits.bytes();
-        ChunkSamples::extend_between(bytes, self.count, self.min_t, range, out, resume)
+        let chunk = (self.count, self.min_t, self.max_t);
+        ChunkSamples::extend_between(bytes, chunk, range, out, resume)
     }
 
     /// An immutable copy, for closing the chunk.
@@ -261,7 +262,8 @@ impl ClosedChunk {
         out: &mut Vec<Sample>,
         resume: Option<&mut ResumePoints>,
     ) -> bool {
-        ChunkSamples::extend_between(&self.data, self.count, self.min_t, range, out, resume)
+        let chunk = (self.count, self.min_t, self.max_t);
+        ChunkSamples::extend_between(&self.data, chunk, range, out, resume)
     }
 }
 
@@ -274,14 +276,9 @@ impl<'a> ChunkSamples<'a> {
             delta: 0,
             value_bits: 0,
             scale: DecimalScale(0),
-            ints: IntTrack::Known {
-                last: None,
-                delta: 0,
-            },
-            window: XorWindow {
-                leading: 0,
-                trailing: 0,
-            },
+            factor: 1.0,
+            ints: IntTrack::NotInt,
+            window: ReadWindow::NONE,
         }
     }
 }
@@ -294,8 +291,28 @@ struct ChunkSamples<'a> {
     delta: i64,
     value_bits: u64,
     scale: DecimalScale,
+    /// The scale's factor, which every integer-encoded value is divided by.
+    factor: f64,
     ints: IntTrack,
-    window: XorWindow,
+    window: ReadWindow,
+}
+
+/// The XOR window as the decoder keeps it: the significant bits' count
+/// and where they sit, rather than the leading zeros the header gives,
+/// so that a value in the previous window is read without working them
+/// out again.
+#[derive(Debug, Clone, Copy)]
+struct ReadWindow {
+    trailing: u32,
+    significant: u32,
+}
+
+impl ReadWindow {
+    /// Before any header: a window no valid chunk uses.
+    const NONE: ReadWindow = ReadWindow {
+        trailing: 0,
+        significant: 64,
+    };
 }
 
 /// The integer view of the last value (its scaled integer, if it is one)
@@ -305,17 +322,34 @@ struct ChunkSamples<'a> {
 /// are left uncomputed: converting every float to test whether it is an
 /// integer is most of the cost of decoding a float series, and only an
 /// integer-encoded sample that follows needs the result.
+///
+/// Flat, with no `Option` inside, so that keeping it up to date is a
+/// store or two per sample rather than a rewrite of nested tags, and an
+/// integer-encoded sample tests one tag.
 #[derive(Debug, Clone, Copy)]
 enum IntTrack {
     Known {
-        last: Option<i64>,
+        last: i64,
         delta: i64,
     },
+    /// The last value is not an integer (no integer-encoded sample can
+    /// follow it).
+    NotInt,
     /// Not computed since an XOR; `before` is the value preceding the
-    /// current one, or `None` when the current one repeats it (delta 0).
+    /// current one (the current one itself after a repeat, which gives
+    /// the same delta of zero).
     Pending {
-        before: Option<u64>,
+        before: u64,
     },
+}
+
+impl IntTrack {
+    fn known(last: Option<i64>, delta: i64) -> Self {
+        match last {
+            Some(last) => IntTrack::Known { last, delta },
+            None => IntTrack::NotInt,
+        }
+    }
 }
 
 /// How far apart resume points are left as a read passes: a quarter of the
@@ -338,7 +372,7 @@ struct ResumePoint {
     value_bits: u64,
     scale: DecimalScale,
     ints: IntTrack,
-    window: XorWindow,
+    window: ReadWindow,
 }
 
 impl ResumePoint {
@@ -348,14 +382,8 @@ impl ResumePoint {
         delta: 0,
         value_bits: 0,
         scale: DecimalScale(0),
-        ints: IntTrack::Known {
-            last: None,
-            delta: 0,
-        },
-        window: XorWindow {
-            leading: 0,
-            trailing: 0,
-        },
+        ints: IntTrack::NotInt,
+        window: ReadWindow::NONE,
     };
 }
 
@@ -468,14 +496,14 @@ impl<'a> ChunkSamples<'a> {
     /// loop over a decoder that lives in this function (so its state stays
     /// in registers) is faster than an iterator.
     ///
-    /// With `resume`, the resume points of this chunk, decoding starts at
+    /// `count`, `min_t` and `max_t` describe the chunk. With `resume`, the
+    /// resume points of this chunk, decoding starts at
     /// the last point before `mint` instead of the chunk's start, and
     /// leaves new points as it passes where they are due. Needs
     /// `mint <= maxt`.
     fn extend_between(
         data: &[u8],
-        count: u32,
-        min_t: i64,
+        (count, min_t, max_t): (u32, i64, i64),
         (mint, maxt): (i64, i64),
         out: &mut Vec<Sample>,
         mut resume: Option<&mut ResumePoints>,
@@ -515,20 +543,86 @@ impl<'a> ChunkSamples<'a> {
             points.record_window_start(decoded, t, point);
         }
         // Once a chunk's points are all left (usually so), no sample needs
-        // to be checked for one.
-        let mut resume = resume.filter(|points| !points.is_full());
-        next = first_kept;
-        while let Some(sample) = next {
-            if let Some(points) = resume.as_deref_mut() {
-                samples.leave_point_if_due(points, count, sample.t);
+        // to be checked for one: a loop of its own keeps the samples.
+        match (resume.filter(|points| !points.is_full()), first_kept) {
+            (_, None) => false,
+            // The chunk ends inside the range (the usual case): no sample
+            // needs comparing with `maxt`.
+            (None, Some(first)) if max_t <= maxt => samples.keep_up_to::<false>(first, maxt, out),
+            (None, Some(first)) => samples.keep_up_to::<true>(first, maxt, out),
+            (Some(points), _) => {
+                next = first_kept;
+                while let Some(sample) = next {
+                    samples.leave_point_if_due(points, count, sample.t);
+                    if sample.t > maxt {
+                        return true;
+                    }
+                    out.push(sample);
+                    next = samples.next_sample();
+                }
+                false
             }
-            if sample.t > maxt {
-                return true;
-            }
-            out.push(sample);
-            next = samples.next_sample();
         }
-        false
+    }
+
+    /// Appends `next` and the samples after it, up to `maxt` if
+    /// `TO_MAXT` (else all of them), to `out`; returns whether it got past
+    /// `maxt`. The samples are written into `out`'s spare room, rather
+    /// than pushed one by one (which stores the length back at every
+    /// sample); a read is sized for its window beforehand, so the room is
+    /// rarely short. The loop keeps few values besides the decoder's, so
+    /// that they all stay in registers.
+    #[inline(always)]
+    fn keep_up_to<const TO_MAXT: bool>(
+        &mut self,
+        mut next: Sample,
+        maxt: i64,
+        out: &mut Vec<Sample>,
+    ) -> bool {
+        loop {
+            if out.len() == out.capacity() {
+                out.reserve(self.remaining as usize + 1);
+            }
+            let len = out.len();
+            // Slots for `next` and the samples left, as far as there is
+            // room: the loop counts slots, not samples left as well.
+            let room = out.spare_capacity_mut();
+            let slots = room.len().min(self.remaining as usize + 1);
+            let mut written = 0;
+            let passed = loop {
+                if TO_MAXT && next.t > maxt {
+                    break Some(true);
+                }
+                let Some(slot) = room.get_mut(written) else {
+                    break None;
+                };
+                slot.write(next);
+                written += 1;
+                if written == slots {
+                    break None;
+                }
+                match self.read_following() {
+                    Some(sample) => next = sample,
+                    None => break Some(false),
+                }
+            };
+            // SAFETY: the loop above wrote the first `written` slots of
+            // the spare room after `len`.
+            unsafe { out.set_len(len + written) };
+            // `next` was written too, unless it is after `maxt`.
+            self.remaining -= (written as u32).saturating_sub(1);
+            match passed {
+                Some(passed) => return passed,
+                None if self.remaining == 0 => return false,
+                None => match self.read_following() {
+                    Some(sample) => {
+                        self.remaining -= 1;
+                        next = sample;
+                    }
+                    None => return false,
+                },
+            }
+        }
     }
 
     /// Leaves a resume point after the sample just decoded, at `t`, if one
@@ -551,6 +645,7 @@ impl<'a> ChunkSamples<'a> {
             delta: point.delta,
             value_bits: point.value_bits,
             scale: point.scale,
+            factor: point.scale.factor(),
             ints: point.ints,
             window: point.window,
         }
@@ -601,10 +696,8 @@ impl<'a> ChunkSamples<'a> {
     fn read_first(&mut self) -> Option<Sample> {
         self.value_bits = self.reader.read_bits(64);
         self.scale = DecimalScale::new(self.reader.read_bits(SCALE_BITS) as u32)?;
-        self.ints = IntTrack::Known {
-            last: self.scale.to_int(self.value_bits),
-            delta: 0,
-        };
+        self.factor = self.scale.factor();
+        self.ints = IntTrack::known(self.scale.to_int(self.value_bits), 0);
         self.current()
     }
 
@@ -653,21 +746,24 @@ impl<'a> ChunkSamples<'a> {
             self.reader.consume(1);
             self.ints = match self.ints {
                 IntTrack::Known { last, .. } => IntTrack::Known { last, delta: 0 },
-                IntTrack::Pending { .. } => IntTrack::Pending { before: None },
+                IntTrack::NotInt => IntTrack::NotInt,
+                IntTrack::Pending { .. } => IntTrack::Pending { before: previous },
             };
             return Some(previous);
         }
         if (word >> 62) & 1 == 0 {
             self.reader.consume(2);
             let dod = read_varbits(&mut self.reader, word << 2, &INT_DOD_WIDTHS);
-            let (last, delta) = self.known_ints();
-            let delta = delta.wrapping_add(dod);
-            let value = last?.checked_add(delta)?;
-            self.ints = IntTrack::Known {
-                last: Some(value),
-                delta,
+            let (last, delta) = match self.ints {
+                IntTrack::Known { last, delta } => (last, delta),
+                IntTrack::NotInt => return None,
+                IntTrack::Pending { before } => pending_ints(self.scale, before, self.value_bits)?,
             };
-            return Some(self.scale.to_value(value));
+            let delta = delta.wrapping_add(dod);
+            let value = last.checked_add(delta)?;
+            self.ints = IntTrack::Known { last: value, delta };
+            // As `DecimalScale::to_value`, with the factor at hand.
+            return Some((value as f64 / self.factor).to_bits());
         }
         let header = if (word >> 61) & 1 == 1 {
             let leading = ((word >> 56) & 0b1_1111) as u32;
@@ -676,17 +772,20 @@ impl<'a> ChunkSamples<'a> {
                 n => n,
             };
             let trailing = 64u32.checked_sub(leading + significant)?;
-            self.window = XorWindow { leading, trailing };
+            self.window = ReadWindow {
+                trailing,
+                significant,
+            };
             3 + 5 + 6
         } else {
             3
         };
         self.reader.consume(header);
-        let w = self.window;
-        let significant = 64 - w.leading - w.trailing;
-        self.ints = IntTrack::Pending {
-            before: Some(previous),
-        };
+        let ReadWindow {
+            trailing,
+            significant,
+        } = self.window;
+        self.ints = IntTrack::Pending { before: previous };
         // The bits usually follow the header inside `word`: taking them
         // from there saves a load that waits on the position just moved.
         let xor_bits = if significant + header <= 56 {
@@ -695,25 +794,22 @@ impl<'a> ChunkSamples<'a> {
         } else {
             self.reader.read_bits(significant)
         };
-        Some(previous ^ (xor_bits << w.trailing))
+        Some(previous ^ (xor_bits << trailing))
     }
+}
 
-    /// The last value as an integer and the last integer delta, computing
-    /// them if an XOR left them pending. Inlined always: it runs for every
-    /// integer-encoded sample (counters), and as a call it was not.
-    #[inline(always)]
-    fn known_ints(&self) -> (Option<i64>, i64) {
-        match self.ints {
-            IntTrack::Known { last, delta } => (last, delta),
-            IntTrack::Pending { before } => {
-                let last = self.scale.to_int(self.value_bits);
-                let delta = before
-                    .and_then(|b| integer_delta(self.scale.to_int(b), last))
-                    .unwrap_or(0);
-                (last, delta)
-            }
-        }
-    }
+/// The last value (`last`, whose value before was `before`) as an
+/// integer and the last integer delta, which an XOR left pending, for an
+/// integer-encoded sample that follows it; `None` when the last value is
+/// not an integer, after which no valid chunk has one. Out of line, and
+/// given values rather than the decoder (whose state then stays in
+/// registers): the usual case, a run of integer-encoded samples, never
+/// calls it.
+#[inline(never)]
+fn pending_ints(scale: DecimalScale, before: u64, last: u64) -> Option<(i64, i64)> {
+    let last = scale.to_int(last)?;
+    let delta = integer_delta(scale.to_int(before), Some(last)).unwrap_or(0);
+    Some((last, delta))
 }
 
 /// Writes a signed integer as: `0` for zero; else one to three `1` bits
@@ -839,13 +935,11 @@ impl DecimalScale {
             .find(|&int| self.to_value(int) == bits)
     }
 
+    /// The value of a scaled integer. At scale 0 the division by one is
+    /// exact: no branch on the scale.
     #[inline]
     fn to_value(self, int: i64) -> u64 {
-        if self.0 == 0 {
-            (int as f64).to_bits()
-        } else {
-            (int as f64 / self.factor()).to_bits()
-        }
+        (int as f64 / self.factor()).to_bits()
     }
 }
 
