@@ -55,13 +55,13 @@ pub fn agent_runtime() -> std::io::Result<tokio::runtime::Runtime> {
 /// Gives the pages wholly inside `start..end` of this process's code back
 /// to the kernel: they stop counting in the agent's resident memory, and
 /// should any of that code run again its pages are read back in, from the
-/// page cache or the executable. For code that only start-up runs (see
-/// `scripts/code-layout`); returns the bytes released.
+/// page cache or the file. Returns the bytes released.
 ///
 /// # Safety
-/// `start..end` must lie within a read-only mapping of the executable,
-/// whose contents the kernel can read back from the file: released pages
-/// of writable or anonymous memory would come back as zeroes.
+/// `start..end` must lie within a private, read-only mapping of a file
+/// none of whose pages were ever written, so that the kernel can read
+/// them back from the file: released pages of written or anonymous memory
+/// would come back as the file's bytes or as zeroes.
 #[cfg(target_os = "linux")]
 pub unsafe fn release_file_pages(start: usize, end: usize) -> std::io::Result<usize> {
     // SAFETY: sysconf has no preconditions.
@@ -85,6 +85,56 @@ pub unsafe fn release_file_pages(start: usize, end: usize) -> std::io::Result<us
         return Err(std::io::Error::last_os_error());
     }
     Ok(last - first)
+}
+
+/// Releases the code this process maps but mostly no longer runs: every
+/// shared library's (the kernel maps code 64 KiB or a page-cache folio at
+/// a time around each page touched, so a handful of functions keep most
+/// of a library resident) and the executable's own from `own_hot_end` on
+/// (the code `scripts/code-layout` found only start-up runs, and the code
+/// it never saw run). `None` leaves the executable alone. Returns the
+/// bytes released.
+///
+/// Only private, read-only, executable file mappings with no anonymous
+/// page are touched: a library whose code was relocated in place (text
+/// relocations) has written, anonymous pages, which must stay.
+#[cfg(target_os = "linux")]
+pub fn release_idle_code(own_hot_end: Option<usize>) -> std::io::Result<usize> {
+    use procfs::process::{MMPermissions, MMapPath, Process};
+    let maps = Process::myself()
+        .and_then(|process| process.smaps())
+        .map_err(std::io::Error::other)?;
+    let own_code = release_idle_code as *const () as usize;
+    let mut released = 0;
+    for map in maps {
+        let code = map
+            .perms
+            .contains(MMPermissions::EXECUTE | MMPermissions::PRIVATE)
+            && !map.perms.contains(MMPermissions::WRITE);
+        let pristine = map.extension.map.get("Anonymous") == Some(&0);
+        if !code || !pristine || !matches!(map.pathname, MMapPath::Path(_)) {
+            continue;
+        }
+        let (Ok(start), Ok(end)) = (
+            usize::try_from(map.address.0),
+            usize::try_from(map.address.1),
+        ) else {
+            continue;
+        };
+        let mapping = start..end;
+        let idle = if !mapping.contains(&own_code) {
+            mapping
+        } else {
+            match own_hot_end {
+                Some(hot_end) if mapping.contains(&hot_end) => hot_end..end,
+                _ => continue,
+            }
+        };
+        // SAFETY: a private, read-only mapping of a file with no anonymous
+        // page, which is what release_file_pages needs.
+        released += unsafe { release_file_pages(idle.start, idle.end) }?;
+    }
+    Ok(released)
 }
 
 #[cfg(all(test, target_os = "linux"))]
@@ -190,5 +240,32 @@ mod tests {
             .find_map(|l| l.strip_prefix("Rss:"))
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
             .expect("the mapping's Rss line")
+    }
+
+    /// Resident KiB of the mapping that holds `address`.
+    fn rss_kib_around(address: usize) -> u64 {
+        let maps = procfs::process::Process::myself()
+            .and_then(|process| process.smaps())
+            .expect("smaps");
+        let map = maps
+            .into_iter()
+            .find(|m| (m.address.0..m.address.1).contains(&(address as u64)))
+            .expect("a mapping holds the address");
+        map.extension.map.get("Rss").copied().expect("an Rss line") / 1024
+    }
+
+    #[test]
+    fn library_code_is_released_and_runs_again() {
+        let strlen = libc::strlen as *const () as usize;
+        let before = rss_kib_around(strlen);
+        let released = super::release_idle_code(None).expect("release");
+        let after = rss_kib_around(strlen);
+        assert!(released > 0);
+        assert!(
+            after < before,
+            "libc's code: {before} KiB resident before, {after} KiB after"
+        );
+        let text = b"still runs\0";
+        assert_eq!(unsafe { libc::strlen(text.as_ptr().cast()) }, 10);
     }
 }
