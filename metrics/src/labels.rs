@@ -3,7 +3,10 @@
 
 use std::cmp::Ordering;
 use std::fmt;
+use std::ops::Range;
 use std::sync::Arc;
+
+use smallvec::SmallVec;
 
 pub const METRIC_NAME: &str = "__name__";
 
@@ -88,29 +91,32 @@ impl Labels {
 
     /// Encodes labels that are sorted by name with distinct names; empty
     /// values are left out.
-    fn encode<'a>(labels: impl Iterator<Item = Label<'a>> + Clone) -> Self {
-        let present = labels.filter(|l| !l.value.is_empty());
-        let size = present
-            .clone()
-            .map(|l| encoded_len(l.name) + encoded_len(l.value))
-            .sum();
-        let mut bytes = Vec::with_capacity(size);
-        for label in present {
+    fn encode<'a>(labels: impl Iterator<Item = Label<'a>>) -> Self {
+        let mut bytes = Encoding::new();
+        for label in labels.filter(|l| !l.value.is_empty()) {
             put_str(&mut bytes, label.name);
             put_str(&mut bytes, label.value);
         }
-        Labels(Arc::from(bytes))
+        Labels(Arc::from(&bytes[..]))
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
-        // A series has a handful of labels, whose names mostly differ in
-        // length: comparing the length first skips most of them.
-        let mut rest = &self.0[..];
-        while !rest.is_empty() {
-            let found = take_bytes(&mut rest) == name.as_bytes();
-            let value = take_str(&mut rest);
-            if found {
-                return Some(value);
+        self.find(name).map(|(_, value)| value)
+    }
+
+    /// The bytes the label named `name` takes in the encoding, and its
+    /// value. A series has a handful of labels, whose names mostly differ
+    /// in length or first byte: those are compared before the rest.
+    fn find(&self, name: &str) -> Option<(Range<usize>, &str)> {
+        let bytes = &self.0[..];
+        let name = name.as_bytes();
+        let mut at = 0;
+        while at < bytes.len() {
+            let start = at;
+            let found = take_bytes(bytes, &mut at);
+            let value = take_bytes(bytes, &mut at);
+            if found.len() == name.len() && found.first() == name.first() && found == name {
+                return Some((start..at, as_str(value)));
             }
         }
         None
@@ -134,8 +140,12 @@ impl Labels {
     }
 
     pub fn remove(&mut self, name: &str) -> Option<String> {
-        let value = self.get(name)?.to_string();
-        *self = self.filtered(|l| l.name != name);
+        let (span, value) = self.find(name)?;
+        let value = value.to_string();
+        let mut bytes = Encoding::new();
+        bytes.extend_from_slice(&self.0[..span.start]);
+        bytes.extend_from_slice(&self.0[span.end..]);
+        *self = Labels(Arc::from(&bytes[..]));
         Some(value)
     }
 
@@ -154,11 +164,25 @@ impl Labels {
     }
 
     /// The labels `keep` accepts; shares this set when that is all of them.
-    fn filtered(&self, keep: impl Fn(&Label) -> bool + Clone) -> Labels {
-        if self.iter().all(|l| keep(&l)) {
-            return self.clone();
+    /// One pass: each label kept is copied as it is encoded (a subset of a
+    /// canonical encoding is canonical), from the first label dropped on.
+    fn filtered(&self, keep: impl Fn(&Label) -> bool) -> Labels {
+        let all = &self.0[..];
+        let mut kept: Option<Encoding> = None;
+        let mut at = 0;
+        while at < all.len() {
+            let start = at;
+            let label = take_label(all, &mut at);
+            match (&mut kept, keep(&label)) {
+                (Some(kept), true) => kept.extend_from_slice(&all[start..at]),
+                (None, false) => kept = Some(Encoding::from_slice(&all[..start])),
+                _ => {}
+            }
         }
-        Labels::encode(self.iter().filter(keep))
+        match kept {
+            Some(kept) => Labels(Arc::from(&kept[..])),
+            None => self.clone(),
+        }
     }
 
     pub fn iter(&self) -> Iter<'_> {
@@ -193,9 +217,10 @@ impl<'a> Iterator for Iter<'a> {
         if self.rest.is_empty() {
             return None;
         }
-        let name = take_str(&mut self.rest);
-        let value = take_str(&mut self.rest);
-        Some(Label { name, value })
+        let mut at = 0;
+        let label = take_label(self.rest, &mut at);
+        self.rest = &self.rest[at..];
+        Some(label)
     }
 }
 
@@ -207,17 +232,11 @@ impl<'a> IntoIterator for &'a Labels {
     }
 }
 
-fn encoded_len(s: &str) -> usize {
-    let mut len = s.len();
-    let mut prefix = 1;
-    while len >= 0x80 {
-        len >>= 7;
-        prefix += 1;
-    }
-    prefix + s.len()
-}
+/// A label set being encoded: on the stack unless unusually long, so that
+/// the set's one allocation is the only one.
+type Encoding = SmallVec<[u8; 256]>;
 
-fn put_str(bytes: &mut Vec<u8>, s: &str) {
+fn put_str(bytes: &mut Encoding, s: &str) {
     let mut len = s.len();
     while len >= 0x80 {
         bytes.push((len as u8) | 0x80);
@@ -227,30 +246,53 @@ fn put_str(bytes: &mut Vec<u8>, s: &str) {
     bytes.extend_from_slice(s.as_bytes());
 }
 
-/// Takes one length-prefixed string off the front of an encoding.
-fn take_bytes<'a>(rest: &mut &'a [u8]) -> &'a [u8] {
-    let mut len = 0usize;
-    let mut shift = 0;
-    let mut at = 0;
-    loop {
-        let byte = rest[at];
-        at += 1;
-        len |= usize::from(byte & 0x7f) << shift;
-        if byte < 0x80 {
-            break;
-        }
-        shift += 7;
-    }
-    let (taken, tail) = rest[at..].split_at(len);
-    *rest = tail;
+/// Takes the label at `at` of an encoding, moving `at` past it.
+#[inline]
+fn take_label<'a>(bytes: &'a [u8], at: &mut usize) -> Label<'a> {
+    let name = as_str(take_bytes(bytes, at));
+    let value = as_str(take_bytes(bytes, at));
+    Label { name, value }
+}
+
+/// Takes the length-prefixed string at `at` of an encoding, moving `at`
+/// past it. Nearly every length fits in one byte, which is read inline.
+#[inline]
+fn take_bytes<'a>(bytes: &'a [u8], at: &mut usize) -> &'a [u8] {
+    let first = bytes[*at];
+    *at += 1;
+    let len = if first < 0x80 {
+        usize::from(first)
+    } else {
+        take_long_len(bytes, at, first)
+    };
+    let taken = &bytes[*at..*at + len];
+    *at += len;
     taken
 }
 
-fn take_str<'a>(rest: &mut &'a [u8]) -> &'a str {
-    let bytes = take_bytes(rest);
+/// The rest of a length of more than one byte, whose first byte was
+/// `first`.
+#[cold]
+fn take_long_len(bytes: &[u8], at: &mut usize, first: u8) -> usize {
+    let mut len = usize::from(first & 0x7f);
+    let mut shift = 7;
+    loop {
+        let byte = bytes[*at];
+        *at += 1;
+        len |= usize::from(byte & 0x7f) << shift;
+        if byte < 0x80 {
+            return len;
+        }
+        shift += 7;
+    }
+}
+
+/// A string taken from an encoding.
+fn as_str(bytes: &[u8]) -> &str {
     // SAFETY: an encoding is only ever written by `put_str`, from whole
-    // `&str`s, and read back from its start one whole string at a time, so
-    // each string taken is exactly the bytes of one `&str` put.
+    // `&str`s (and copied whole labels at a time), and read back from its
+    // start one whole string at a time, so each string taken is exactly
+    // the bytes of one `&str` put.
     unsafe { std::str::from_utf8_unchecked(bytes) }
 }
 
@@ -381,6 +423,31 @@ mod tests {
             }
             let rebuilt = Labels::from_pairs(model.iter());
             prop_assert_eq!(&rebuilt, &labels);
+        }
+
+        /// Removing, keeping and dropping labels leave the labels a map
+        /// would, encoded as a set built from them is (canonically).
+        #[test]
+        fn removes_keeps_and_drops_as_a_map(
+            input in pairs(),
+            names in prop::collection::vec("[a-c_]{1,3}", 0..4),
+        ) {
+            let labels = Labels::from_pairs(input);
+            let model: BTreeMap<String, String> = labels
+                .iter()
+                .map(|l| (l.name.to_string(), l.value.to_string()))
+                .collect();
+            let named = |n: &str| names.iter().any(|k| k == n);
+            let want = |keep: &dyn Fn(&str) -> bool| {
+                Labels::from_pairs(model.iter().filter(|(n, _)| keep(n)))
+            };
+            prop_assert_eq!(labels.keep_only(&names), want(&named));
+            prop_assert_eq!(labels.drop_names(&names), want(&|n| !named(n)));
+            for name in &names {
+                let mut removed = labels.clone();
+                prop_assert_eq!(removed.remove(name), model.get(name).cloned());
+                prop_assert_eq!(removed, want(&|n| n != name));
+            }
         }
 
         /// Ordering agrees with comparing the labels as a list.

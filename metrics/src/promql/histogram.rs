@@ -52,7 +52,7 @@ fn per_histogram(
         let Some(upper_bound) = s.labels.get(BUCKET_LABEL).and_then(parse_bound) else {
             continue;
         };
-        s.labels.remove(BUCKET_LABEL);
+        s.labels = s.labels.drop_names(&[BUCKET_LABEL]);
         let g = match index.get(&s.labels) {
             Some(&g) => g,
             None => {

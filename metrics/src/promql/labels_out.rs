@@ -8,15 +8,16 @@ use rustc_hash::FxHashSet as HashSet;
 
 use super::eval::{Points, SampleSeries, Series, Steps};
 use super::{QueryError, RangeSeries, VectorSample};
-use crate::{Labels, Sample, METRIC_NAME};
+use crate::{Labels, Sample};
 
 const DUPLICATE_LABELSET: &str = "vector cannot contain metrics with the same labelset";
 
-fn final_labels(mut labels: Labels, drop_name: bool) -> Labels {
+fn final_labels(labels: Labels, drop_name: bool) -> Labels {
     if drop_name {
-        labels.remove(METRIC_NAME);
+        labels.without_metric_name()
+    } else {
+        labels
     }
-    labels
 }
 
 pub(crate) fn instant_vector(series: Vec<Series>, t: i64) -> Result<Vec<VectorSample>, QueryError> {
