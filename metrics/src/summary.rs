@@ -78,7 +78,23 @@ impl SamplesSummary {
     /// The summary of `samples` (oldest first) without their stale markers,
     /// with the fit sums if `with_fit`; `None` when nothing is left.
     pub(crate) fn of(samples: &[Sample], with_fit: bool) -> Option<Self> {
-        let mut kept = samples.iter().filter(|p| !is_stale_nan(p.v));
+        // A run without NaN (nor, then, stale markers), the usual case, is
+        // summarised by a loop that leaves out the tests for them.
+        let numbers = !samples.iter().fold(false, |nan, p| nan | p.v.is_nan());
+        match (with_fit, numbers) {
+            (true, true) => Self::summarise::<true, true>(samples),
+            (true, false) => Self::summarise::<true, false>(samples),
+            (false, true) => Self::summarise::<false, true>(samples),
+            (false, false) => Self::summarise::<false, false>(samples),
+        }
+    }
+
+    /// [`SamplesSummary::of`], with the fit sums if `FIT`, for samples
+    /// that hold no NaN if `NUMBERS` (for which the NaN rules of the
+    /// extremes and of `changes` come down to plain comparisons).
+    #[inline(always)]
+    fn summarise<const FIT: bool, const NUMBERS: bool>(samples: &[Sample]) -> Option<Self> {
+        let mut kept = samples.iter().filter(|p| NUMBERS || !is_stale_nan(p.v));
         let first = *kept.next()?;
         let mut summary = SamplesSummary {
             count: 1,
@@ -104,22 +120,27 @@ impl SamplesSummary {
                 summary.resets += 1;
                 summary.reset_correction += before;
             }
-            summary.changes += u32::from(changed(before, p.v));
-            summary.min = smaller(summary.min, p.v);
-            summary.max = larger(summary.max, p.v);
-            summary.has_nan |= p.v.is_nan();
+            if NUMBERS {
+                summary.changes += u32::from(p.v != before);
+                summary.min = if p.v < summary.min { p.v } else { summary.min };
+                summary.max = if p.v > summary.max { p.v } else { summary.max };
+            } else {
+                summary.changes += u32::from(changed(before, p.v));
+                summary.min = smaller(summary.min, p.v);
+                summary.max = larger(summary.max, p.v);
+                summary.has_nan |= p.v.is_nan();
+            }
             summary.count += 1;
             summary.last = p;
-            if !with_fit {
-                continue;
+            if FIT {
+                let x = (p.t - first.t) as f64 / 1000.0;
+                (fit.x, c.x) = kahan_sum_inc(x, fit.x, c.x);
+                (fit.y, c.y) = kahan_sum_inc(p.v, fit.y, c.y);
+                (fit.xy, c.xy) = kahan_sum_inc(x * p.v, fit.xy, c.xy);
+                (fit.x2, c.x2) = kahan_sum_inc(x * x, fit.x2, c.x2);
             }
-            let x = (p.t - first.t) as f64 / 1000.0;
-            (fit.x, c.x) = kahan_sum_inc(x, fit.x, c.x);
-            (fit.y, c.y) = kahan_sum_inc(p.v, fit.y, c.y);
-            (fit.xy, c.xy) = kahan_sum_inc(x * p.v, fit.xy, c.xy);
-            (fit.x2, c.x2) = kahan_sum_inc(x * x, fit.x2, c.x2);
         }
-        summary.fit = with_fit.then_some(FitSums {
+        summary.fit = FIT.then_some(FitSums {
             x: fit.x + c.x,
             x2: fit.x2 + c.x2,
             y: fit.y + c.y,
