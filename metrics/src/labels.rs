@@ -197,6 +197,22 @@ impl Labels {
         self.0.is_empty()
     }
 
+    /// Each label with the bytes it takes in [`Labels::encoded`]. Those of
+    /// some of the labels, in order, are the encoding of a set of just
+    /// those labels.
+    pub(crate) fn spans(&self) -> impl Iterator<Item = (Label<'_>, Range<usize>)> + '_ {
+        let all = &self.0[..];
+        let mut at = 0;
+        std::iter::from_fn(move || {
+            if at >= all.len() {
+                return None;
+            }
+            let start = at;
+            let label = take_label(all, &mut at);
+            Some((label, start..at))
+        })
+    }
+
     /// The encoded labels, which live in the shared allocation: for cache
     /// hints (`store/prefetch.rs`) and for counting the store's bytes.
     pub(crate) fn encoded(&self) -> &[u8] {

@@ -2,6 +2,8 @@
 //! set operators, and vector matching with `on`/`ignoring` and
 //! `group_left`/`group_right`.
 
+use std::borrow::Cow;
+
 use rustc_hash::FxHashMap as HashMap;
 
 use promql_parser::parser::{
@@ -149,10 +151,16 @@ impl<'a> Matching<'a> {
         }
     }
 
-    /// The match signature: the `on` labels' values, or every label but the
-    /// `ignoring` ones and the metric name. Written into `sig` (cleared
-    /// first), a buffer reused across series so that looking a signature
-    /// up allocates nothing.
+    /// Whether a label is left out of the signature when matching
+    /// `ignoring` (or without a modifier).
+    fn ignores(&self, name: &str) -> bool {
+        name == METRIC_NAME || self.names.iter().any(|n| n == name)
+    }
+
+    /// The match signature: the `on` labels' values, or the encoding of
+    /// every label but the `ignoring` ones and the metric name. Written
+    /// into `sig` (cleared first), a buffer reused across series so that
+    /// looking a signature up allocates nothing.
     fn signature<'s>(&self, labels: &Labels, sig: &'s mut Vec<u8>) -> &'s [u8] {
         sig.clear();
         if self.on {
@@ -160,30 +168,57 @@ impl<'a> Matching<'a> {
                 push_field(sig, labels.get(name).unwrap_or(""));
             }
         } else {
-            for l in labels {
-                if l.name != METRIC_NAME && !self.names.iter().any(|n| n == l.name) {
-                    push_field(sig, l.name);
-                    push_field(sig, l.value);
+            let encoded = labels.encoded();
+            for (label, span) in labels.spans() {
+                if !self.ignores(label.name) {
+                    sig.extend_from_slice(&encoded[span]);
                 }
             }
         }
         sig
     }
 
+    /// The signature as part of the label set's own encoding, when it is
+    /// one: matching `ignoring` (or without a modifier) when the labels
+    /// left out all come first, as the metric name does. A table of
+    /// signatures then borrows them instead of copying each.
+    fn borrowed_signature<'l>(&self, labels: &'l Labels) -> Option<&'l [u8]> {
+        if self.on {
+            return None;
+        }
+        let mut from = 0;
+        for (label, span) in labels.spans() {
+            if self.ignores(label.name) {
+                if span.start != from {
+                    return None;
+                }
+                from = span.end;
+            }
+        }
+        labels.encoded().get(from..)
+    }
+
     /// Each series' signature, as an index into a table of the distinct
     /// signatures `known` (which it extends).
-    fn signature_ids(&self, series: &[Series], known: &mut HashMap<Vec<u8>, usize>) -> Vec<usize> {
+    fn signature_ids<'l>(
+        &self,
+        series: &'l [Series],
+        known: &mut HashMap<Cow<'l, [u8]>, usize>,
+    ) -> Vec<usize> {
         let mut sig = Vec::new();
         series
             .iter()
             .map(|s| {
+                let next = known.len();
+                if let Some(borrowed) = self.borrowed_signature(&s.labels) {
+                    return *known.entry(Cow::Borrowed(borrowed)).or_insert(next);
+                }
                 let sig = self.signature(&s.labels, &mut sig);
                 match known.get(sig) {
                     Some(&id) => id,
                     None => {
-                        let id = known.len();
-                        known.insert(sig.to_vec(), id);
-                        id
+                        known.insert(Cow::Owned(sig.to_vec()), next);
+                        next
                     }
                 }
             })
