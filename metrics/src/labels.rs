@@ -168,20 +168,27 @@ impl Labels {
     /// canonical encoding is canonical), from the first label dropped on.
     fn filtered(&self, keep: impl Fn(&Label) -> bool) -> Labels {
         let all = &self.0[..];
-        let mut kept: Option<Encoding> = None;
+        // Filled in place (not moved into an `Option`: it is a few hundred
+        // bytes on the stack).
+        let mut kept = Encoding::new();
+        let mut dropped = false;
         let mut at = 0;
         while at < all.len() {
             let start = at;
             let label = take_label(all, &mut at);
-            match (&mut kept, keep(&label)) {
-                (Some(kept), true) => kept.extend_from_slice(&all[start..at]),
-                (None, false) => kept = Some(Encoding::from_slice(&all[..start])),
+            match (dropped, keep(&label)) {
+                (true, true) => kept.extend_from_slice(&all[start..at]),
+                (false, false) => {
+                    kept.extend_from_slice(&all[..start]);
+                    dropped = true;
+                }
                 _ => {}
             }
         }
-        match kept {
-            Some(kept) => Labels(Arc::from(&kept[..])),
-            None => self.clone(),
+        if dropped {
+            Labels(Arc::from(&kept[..]))
+        } else {
+            self.clone()
         }
     }
 
