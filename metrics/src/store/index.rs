@@ -1,8 +1,10 @@
 //! The series index: series by label set and by id, and postings (label
 //! name and value to the ids of the series carrying them) so that a
 //! selector with an equality matcher looks at its own series only.
+//! Postings are [`IdList`]s, about a byte an id: a label every series of
+//! a target carries (`job`, `instance`) lists all of them.
 
-use std::borrow::{Borrow, Cow};
+use std::borrow::Borrow;
 use std::collections::{HashMap, HashSet};
 
 use rustc_hash::FxHashMap;
@@ -10,6 +12,7 @@ use std::hash::{Hash, Hasher};
 use std::mem::size_of;
 use std::sync::Arc;
 
+use super::ids::IdList;
 use super::series::{Series, SeriesId};
 use crate::{Labels, Matcher};
 
@@ -39,7 +42,7 @@ impl Borrow<Labels> for ByLabels {
 
 /// Ids of the series with one label value, ascending (ids only grow, so
 /// insertion is a push).
-type PostingsList = Vec<SeriesId>;
+type PostingsList = IdList;
 
 #[derive(Default)]
 pub(crate) struct SeriesIndex {
@@ -121,8 +124,7 @@ impl SeriesIndex {
                     values.entry(label.value.to_string()).or_default()
                 }
             };
-            list.push(id);
-            bytes += size_of::<SeriesId>();
+            bytes += list.push(id);
         }
         self.by_labels.insert(ByLabels(Arc::clone(&series)));
         self.by_id.insert(id, Arc::clone(&series));
@@ -145,10 +147,7 @@ impl SeriesIndex {
                 continue;
             };
             if let Some(list) = values.get_mut(label.value) {
-                if let Ok(i) = list.binary_search(&series.id) {
-                    list.remove(i);
-                    bytes += size_of::<SeriesId>();
-                }
+                bytes += list.remove(series.id).unwrap_or(0);
                 if list.is_empty() {
                     values.remove(label.value);
                     bytes += table_slot_bytes::<(String, PostingsList)>() + label.value.len();
@@ -179,7 +178,7 @@ impl SeriesIndex {
         for matcher in narrowing {
             let ids = self.postings_for(matcher);
             let narrowed = match candidates {
-                None => ids.into_owned(),
+                None => ids,
                 Some(current) => intersect_sorted(&current, &ids),
             };
             let none_left = narrowed.is_empty();
@@ -202,20 +201,22 @@ impl SeriesIndex {
 
     /// Ids of the series whose value for the matcher's label matches it,
     /// ascending.
-    fn postings_for(&self, matcher: &Matcher) -> Cow<'_, [SeriesId]> {
+    fn postings_for(&self, matcher: &Matcher) -> Vec<SeriesId> {
         let Some(values) = self.postings.get(matcher.name.as_str()) else {
-            return Cow::Borrowed(&[]);
+            return Vec::new();
         };
         if let crate::MatchOp::Equal(value) = &matcher.op {
-            return Cow::Borrowed(values.get(value.as_str()).map_or(&[], Vec::as_slice));
+            return values
+                .get(value.as_str())
+                .map_or_else(Vec::new, |list| list.iter().collect());
         }
         let mut ids: Vec<SeriesId> = values
             .iter()
             .filter(|(value, _)| matcher.matches_value(value))
-            .flat_map(|(_, list)| list.iter().copied())
+            .flat_map(|(_, list)| list.iter())
             .collect();
         ids.sort_unstable();
-        Cow::Owned(ids)
+        ids
     }
 }
 

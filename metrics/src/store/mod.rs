@@ -14,6 +14,7 @@ mod bits;
 mod chunk;
 mod closed;
 mod housekeeping;
+mod ids;
 mod index;
 mod order;
 mod prefetch;

@@ -8,6 +8,7 @@ use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::mem::size_of;
 
+use super::ids::IdList;
 use super::series::{Appended, SeriesId};
 use super::{AppendError, SeriesStore};
 use crate::{Labels, STALE_NAN};
@@ -41,27 +42,32 @@ impl ScrapeOutcome {
     }
 }
 
-/// The series each source wrote in its last scrape, as sorted ids.
+/// The series each source wrote in its last scrape, as ascending ids
+/// (about a byte each, see [`IdList`]).
 #[derive(Default)]
 pub(crate) struct ScrapeSources {
-    last_written: HashMap<String, Vec<SeriesId>>,
+    last_written: HashMap<String, IdList>,
 }
 
 impl ScrapeSources {
-    /// Records `written` (sorted, no repeats) as the source's latest
+    /// Records `written` (ascending, no repeats) as the source's latest
     /// scrape; returns the ids it wrote before but not now, and the change
     /// in bytes held.
-    fn replace(&mut self, source: &str, written: Vec<SeriesId>) -> (Vec<SeriesId>, isize) {
-        let new_bytes = list_bytes(source, &written) as isize;
+    fn replace(&mut self, source: &str, written: &[SeriesId]) -> (Vec<SeriesId>, isize) {
+        let written_list = IdList::from_ascending(written);
+        let new_bytes = list_bytes(source, &written_list) as isize;
         match self.last_written.get_mut(source) {
             Some(previous) => {
-                let gone = sorted_difference(previous, &written);
+                let gone = previous
+                    .iter()
+                    .filter(|id| written.binary_search(id).is_err())
+                    .collect();
                 let old_bytes = list_bytes(source, previous) as isize;
-                *previous = written;
+                *previous = written_list;
                 (gone, new_bytes - old_bytes)
             }
             None => {
-                self.last_written.insert(source.to_owned(), written);
+                self.last_written.insert(source.to_owned(), written_list);
                 (Vec::new(), new_bytes)
             }
         }
@@ -72,7 +78,7 @@ impl ScrapeSources {
         match self.last_written.remove(source) {
             Some(ids) => {
                 let bytes = list_bytes(source, &ids);
-                (ids, bytes)
+                (ids.iter().collect(), bytes)
             }
             None => (Vec::new(), 0),
         }
@@ -80,16 +86,8 @@ impl ScrapeSources {
 }
 
 /// Bytes of one source's entry: the table slot, its name and its ids.
-fn list_bytes(source: &str, ids: &[SeriesId]) -> usize {
-    size_of::<(String, Vec<SeriesId>)>() + source.len() + std::mem::size_of_val(ids)
-}
-
-/// Ids in `a` but not in `b`, both sorted.
-fn sorted_difference(a: &[SeriesId], b: &[SeriesId]) -> Vec<SeriesId> {
-    a.iter()
-        .copied()
-        .filter(|id| b.binary_search(id).is_err())
-        .collect()
+fn list_bytes(source: &str, ids: &IdList) -> usize {
+    size_of::<(String, IdList)>() + source.len() + ids.encoded_len()
 }
 
 impl SeriesStore {
@@ -120,7 +118,7 @@ impl SeriesStore {
         }
         written.sort_unstable();
         written.dedup();
-        let (gone, bytes_delta) = self.sources.lock().replace(source, written);
+        let (gone, bytes_delta) = self.sources.lock().replace(source, &written);
         self.adjust_bytes(bytes_delta);
         outcome.stale_markers = self.write_stale_markers(&gone, t);
         outcome
@@ -164,9 +162,9 @@ mod tests {
     #[test]
     fn replace_reports_what_went_missing_and_keeps_bytes_consistent() {
         let mut sources = ScrapeSources::default();
-        let (gone, first) = sources.replace("a", vec![1, 2, 3]);
+        let (gone, first) = sources.replace("a", &[1, 2, 3]);
         assert!(gone.is_empty());
-        let (gone, second) = sources.replace("a", vec![2, 4]);
+        let (gone, second) = sources.replace("a", &[2, 4]);
         assert_eq!(gone, [1, 3]);
         let (ids, freed) = sources.take("a");
         assert_eq!(ids, [2, 4]);
