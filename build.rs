@@ -5,9 +5,9 @@
 //!   lists the functions the agent runs, so that they share a few MiB of
 //!   pages instead of being spread over the whole text segment, which the
 //!   kernel then maps 64 KiB at a time. `scripts/code-layout` regenerates
-//!   the list; set `OPSDECK_CODE_LAYOUT=0` to link without it. The
-//!   functions only start-up runs come next, between two symbols, so that
-//!   the agent can give their pages back once it is up.
+//!   the list; set `OPSDECK_CODE_LAYOUT=0` to link without it. A symbol
+//!   marks where they end, so that the agent can give the pages of all its
+//!   other code back once it is up.
 //! - Relative relocations are packed (`-z pack-relative-relocs`, DT_RELR)
 //!   when the binary is built for the glibc it is built on and that glibc
 //!   is 2.36 or newer, the first to apply them: the dynamic loader reads
@@ -28,7 +28,7 @@ fn main() {
     println!("cargo:rerun-if-changed=layout/hot-text.ld");
     println!("cargo:rerun-if-env-changed=OPSDECK_CODE_LAYOUT");
     println!("cargo:rerun-if-env-changed=OPSDECK_PACK_RELOCS");
-    println!("cargo::rustc-check-cfg=cfg(opsdeck_startup_text)");
+    println!("cargo::rustc-check-cfg=cfg(opsdeck_hot_text)");
     let linux = env::var("CARGO_CFG_TARGET_OS").is_ok_and(|os| os == "linux");
     if !linux {
         return;
@@ -48,9 +48,9 @@ fn link_hot_code_first() {
     let script = Path::new(&root).join("layout/hot-text.ld");
     if script.exists() {
         println!("cargo:rustc-link-arg-bins=-Wl,-T,{}", script.display());
-        // The script defines where the code only start-up runs begins and
-        // ends; the agent gives those pages back once it is up.
-        println!("cargo:rustc-cfg=opsdeck_startup_text");
+        // The script marks where the hot code ends; the agent gives the
+        // pages after it back once it is up.
+        println!("cargo:rustc-cfg=opsdeck_hot_text");
     }
 }
 

@@ -1,12 +1,12 @@
 //! Gives back the pages of code the agent no longer runs once it is up.
 //!
-//! Release builds link the functions the agent runs after start-up first
-//! and those only its start-up runs (config, database, rule parsing, the
-//! first scrape's new series) right after them, between the symbols
-//! `__opsdeck_startup_text_start` and `_end` (`layout/hot-text.ld`, made by
-//! `scripts/code-layout`); every other function comes after those. Once
-//! the agent is up, everything from the start-up block on is dead weight
-//! in its resident memory; like a kernel's init sections it is released.
+//! Release builds link the functions the agent runs after start-up first,
+//! up to the symbol `__opsdeck_hot_text_end` (`layout/hot-text.ld`, made
+//! by `scripts/code-layout`); every other function comes after it. Those
+//! that only start-up runs (config, database, rule parsing, the first
+//! scrape's new series) are about as much code again as the hot block, and
+//! once the agent is up they are dead weight in its resident memory: like
+//! a kernel's init sections, everything after the hot block is released.
 //!
 //! So is the code of the shared libraries (libc, libm, the dynamic loader,
 //! libgcc): the kernel maps a file's code 64 KiB or a page-cache folio at
@@ -32,20 +32,19 @@ pub fn release() {
     }
 }
 
-/// The agent's own hot code: the start of the executable's code up to the
-/// start-up block. `None` in builds linked without the layout (debug
-/// builds, `OPSDECK_CODE_LAYOUT=0`), whose hot code is spread over the
-/// whole executable, which is then left as it is.
+/// Where the agent's own hot code ends. `None` in builds linked without
+/// the layout (debug builds, `OPSDECK_CODE_LAYOUT=0`), whose hot code is
+/// spread over the whole executable, which is then left as it is.
 #[cfg(target_os = "linux")]
 fn hot_code_end() -> Option<usize> {
-    #[cfg(opsdeck_startup_text)]
+    #[cfg(opsdeck_hot_text)]
     {
         unsafe extern "C" {
-            static __opsdeck_startup_text_start: u8;
+            static __opsdeck_hot_text_end: u8;
         }
         // Only the symbol's address is taken; the bytes are code.
-        Some(std::ptr::addr_of!(__opsdeck_startup_text_start) as usize)
+        Some(std::ptr::addr_of!(__opsdeck_hot_text_end) as usize)
     }
-    #[cfg(not(opsdeck_startup_text))]
+    #[cfg(not(opsdeck_hot_text))]
     None
 }
