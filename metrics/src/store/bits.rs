@@ -54,6 +54,12 @@ pub(crate) struct BitReader<'a> {
     bytes: &'a [u8],
     /// Bits consumed so far.
     pos: usize,
+    /// The input's last eight bytes (all of it when shorter, zero-padded)
+    /// as a word, and the bit it starts at: a peek within the last eight
+    /// bytes, which every read to a chunk's end makes for its last few
+    /// samples, shifts this word instead of calling out to assemble one.
+    tail: u64,
+    tail_start: usize,
 }
 
 /// Bits [`BitReader::peek_word`] guarantees: 64 minus at most 7 already
@@ -62,12 +68,18 @@ pub(crate) const PEEK_BITS: u32 = 57;
 
 impl<'a> BitReader<'a> {
     pub(crate) fn new(bytes: &'a [u8]) -> Self {
-        BitReader { bytes, pos: 0 }
+        BitReader::at(bytes, 0)
     }
 
     /// A reader of `bytes` that has consumed `pos` bits.
     pub(crate) fn at(bytes: &'a [u8], pos: usize) -> Self {
-        BitReader { bytes, pos }
+        let tail_byte = bytes.len().saturating_sub(8);
+        BitReader {
+            bytes,
+            pos,
+            tail: tail_word(bytes, tail_byte),
+            tail_start: tail_byte * 8,
+        }
     }
 
     /// Bits consumed so far.
@@ -82,15 +94,20 @@ impl<'a> BitReader<'a> {
         let byte = self.pos >> 3;
         // `byte + 8` cannot overflow (`byte` is a bit position over 8),
         // so this is a single comparison with the length.
-        let word = match self
+        match self
             .bytes
             .get(byte..byte + 8)
             .and_then(|eight| eight.first_chunk::<8>())
         {
-            Some(eight) => u64::from_be_bytes(*eight),
-            None => tail_word(self.bytes, byte),
-        };
-        word << (self.pos & 7)
+            Some(eight) => u64::from_be_bytes(*eight) << (self.pos & 7),
+            // Within the last eight bytes (or past them: zeros), so at or
+            // after the tail word's start.
+            None => {
+                let into_tail = self.pos.saturating_sub(self.tail_start);
+                let shift = u32::try_from(into_tail).unwrap_or(u32::MAX);
+                self.tail.checked_shl(shift).unwrap_or(0)
+            }
+        }
     }
 
     /// The next `n` bits (`n` ≤ [`PEEK_BITS`]) without consuming them.
@@ -131,9 +148,8 @@ impl<'a> BitReader<'a> {
     }
 }
 
-/// The last (fewer than 8) bytes of `bytes` from `byte` on, zero-padded to
-/// a word. A free function taking the slice, so that the reader's position
-/// never has its address taken and stays in a register while decoding.
+/// The bytes of `bytes` from `byte` on (eight at most), zero-padded to a
+/// word: a reader's tail word. Out of line: it runs once per reader.
 #[inline(never)]
 fn tail_word(bytes: &[u8], byte: usize) -> u64 {
     // The last eight bytes shifted left: one load, where shifting the few
