@@ -204,20 +204,41 @@ impl Labels {
         self.0.is_empty()
     }
 
-    /// Each label with the bytes it takes in [`Labels::encoded`]. Those of
-    /// some of the labels, in order, are the encoding of a set of just
-    /// those labels.
-    pub(crate) fn spans(&self) -> impl Iterator<Item = (Label<'_>, Range<usize>)> + '_ {
+    /// The encoding of just the labels whose names `keep` accepts (the
+    /// encoding a set of them would have): a slice of this set's own when
+    /// they sit together in it, so that a key made of them needs no copy;
+    /// else `None`, with the encoding written into `scratch`.
+    pub(crate) fn encoded_subset(
+        &self,
+        keep: impl Fn(&str) -> bool,
+        scratch: &mut Vec<u8>,
+    ) -> Option<&[u8]> {
         let all = &self.0[..];
+        // The kept labels' bytes so far, while they are one run.
+        let mut run = 0..0;
+        let mut together = true;
         let mut at = 0;
-        std::iter::from_fn(move || {
-            if at >= all.len() {
-                return None;
-            }
+        while at < all.len() {
             let start = at;
             let label = take_label(all, &mut at);
-            Some((label, start..at))
-        })
+            if !keep(label.name) {
+                continue;
+            }
+            if !together {
+                scratch.extend_from_slice(&all[start..at]);
+            } else if run.is_empty() {
+                // No label's bytes are empty: this is the first one kept.
+                run = start..at;
+            } else if run.end == start {
+                run.end = at;
+            } else {
+                together = false;
+                scratch.clear();
+                scratch.extend_from_slice(&all[run.clone()]);
+                scratch.extend_from_slice(&all[start..at]);
+            }
+        }
+        together.then(|| &all[run])
     }
 
     /// The encoded labels, which live in the shared allocation: for cache
@@ -466,6 +487,14 @@ mod tests {
             };
             prop_assert_eq!(labels.keep_only(&names), want(&named));
             prop_assert_eq!(labels.drop_names(&names), want(&|n| !named(n)));
+            for keep in [&named as &dyn Fn(&str) -> bool, &|n: &str| !named(n)] {
+                let mut scratch = Vec::new();
+                let subset = match labels.encoded_subset(keep, &mut scratch) {
+                    Some(own) => own.to_vec(),
+                    None => scratch,
+                };
+                prop_assert_eq!(subset, want(keep).encoded().to_vec());
+            }
             for name in &names {
                 let mut removed = labels.clone();
                 prop_assert_eq!(removed.remove(name), model.get(name).cloned());

@@ -1,11 +1,12 @@
 //! Aggregation operators with `by` and `without`.
 
+use std::borrow::Cow;
+
 use rustc_hash::FxHashMap as HashMap;
 
 use promql_parser::parser::{token, AggregateExpr, LabelModifier};
 
 use super::eval::{Evaluated, Evaluator, Points, Series, Steps};
-use super::labels_out::push_field;
 use super::math::{format_go_float, quantile, KahanSum, Mean, Variance};
 use super::QueryError;
 use crate::{Labels, METRIC_NAME};
@@ -102,21 +103,25 @@ struct Groups {
 
 impl Groups {
     fn new(input: &[Series], modifier: Option<&LabelModifier>) -> Self {
-        let mut index: HashMap<Vec<u8>, usize> = HashMap::default();
+        let mut index: HashMap<Cow<[u8]>, usize> = HashMap::default();
         let mut groups = Groups {
             labels: Vec::new(),
             members: Vec::new(),
             drop_name: Vec::new(),
         };
-        // The key is written into one buffer, so only a new group allocates.
-        let mut key = Vec::new();
+        // A key is borrowed from the series' labels when it can be, else
+        // written into one buffer: only a new group copies it.
+        let mut scratch = Vec::new();
         for (i, s) in input.iter().enumerate() {
-            key.clear();
-            group_key(&s.labels, modifier, &mut key);
-            let g = match index.get(key.as_slice()) {
+            let own = group_key(&s.labels, modifier, &mut scratch);
+            let g = match index.get(own.unwrap_or(&scratch)) {
                 Some(&g) => g,
                 None => {
-                    index.insert(key.clone(), groups.labels.len());
+                    let key = match own {
+                        Some(own) => Cow::Borrowed(own),
+                        None => Cow::Owned(scratch.clone()),
+                    };
+                    index.insert(key, groups.labels.len());
                     groups.labels.push(group_labels(&s.labels, modifier));
                     groups.members.push(Vec::new());
                     groups.drop_name.push(false);
@@ -130,24 +135,25 @@ impl Groups {
     }
 }
 
-/// Writes the values that decide a series' group: the `by` labels' values,
-/// or every label but the `without` ones and the metric name.
-fn group_key(labels: &Labels, modifier: Option<&LabelModifier>, key: &mut Vec<u8>) {
+/// The labels that decide a series' group, encoded: the `by` labels it
+/// has, or every label but the `without` ones and the metric name. A
+/// slice of the series' own labels when they sit together in it (a single
+/// `by` label always does), else `None` with the key written into
+/// `scratch`.
+fn group_key<'l>(
+    labels: &'l Labels,
+    modifier: Option<&LabelModifier>,
+    scratch: &mut Vec<u8>,
+) -> Option<&'l [u8]> {
     match modifier {
         Some(LabelModifier::Include(by)) => {
-            for name in &by.labels {
-                push_field(key, labels.get(name).unwrap_or(""));
-            }
+            labels.encoded_subset(|name| by.labels.iter().any(|n| n == name), scratch)
         }
-        Some(LabelModifier::Exclude(without)) => {
-            for l in labels {
-                if l.name != METRIC_NAME && !without.labels.iter().any(|n| n == l.name) {
-                    push_field(key, l.name);
-                    push_field(key, l.value);
-                }
-            }
-        }
-        None => {}
+        Some(LabelModifier::Exclude(without)) => labels.encoded_subset(
+            |name| name != METRIC_NAME && !without.labels.iter().any(|n| n == name),
+            scratch,
+        ),
+        None => Some(&[]),
     }
 }
 

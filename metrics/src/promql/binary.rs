@@ -157,49 +157,14 @@ impl<'a> Matching<'a> {
         name == METRIC_NAME || self.names.iter().any(|n| n == name)
     }
 
-    /// The match signature: the `on` labels' values, or the encoding of
-    /// every label but the `ignoring` ones and the metric name. Written
-    /// into `sig` (cleared first), a buffer reused across series so that
-    /// looking a signature up allocates nothing.
-    fn signature<'s>(&self, labels: &Labels, sig: &'s mut Vec<u8>) -> &'s [u8] {
-        sig.clear();
-        if self.on {
-            for name in self.names {
-                push_field(sig, labels.get(name).unwrap_or(""));
-            }
-        } else {
-            let encoded = labels.encoded();
-            for (label, span) in labels.spans() {
-                if !self.ignores(label.name) {
-                    sig.extend_from_slice(&encoded[span]);
-                }
-            }
-        }
-        sig
-    }
-
-    /// The signature as part of the label set's own encoding, when it is
-    /// one: matching `ignoring` (or without a modifier) when the labels
-    /// left out all come first, as the metric name does. A table of
-    /// signatures then borrows them instead of copying each.
-    fn borrowed_signature<'l>(&self, labels: &'l Labels) -> Option<&'l [u8]> {
-        if self.on {
-            return None;
-        }
-        let mut from = 0;
-        for (label, span) in labels.spans() {
-            if self.ignores(label.name) {
-                if span.start != from {
-                    return None;
-                }
-                from = span.end;
-            }
-        }
-        labels.encoded().get(from..)
-    }
-
     /// Each series' signature, as an index into a table of the distinct
-    /// signatures `known` (which it extends).
+    /// signatures `known` (which it extends). A signature is the `on`
+    /// labels' values, or the encoding of every label but the `ignoring`
+    /// ones and the metric name, which the table borrows from the label
+    /// set when those labels sit together in it (the name comes first):
+    /// no key is copied per series then. Others are written into one
+    /// buffer reused across series, so that looking one up allocates
+    /// nothing.
     fn signature_ids<'l>(
         &self,
         series: &'l [Series],
@@ -210,14 +175,18 @@ impl<'a> Matching<'a> {
             .iter()
             .map(|s| {
                 let next = known.len();
-                if let Some(borrowed) = self.borrowed_signature(&s.labels) {
-                    return *known.entry(Cow::Borrowed(borrowed)).or_insert(next);
+                if self.on {
+                    sig.clear();
+                    for name in self.names {
+                        push_field(&mut sig, s.labels.get(name).unwrap_or(""));
+                    }
+                } else if let Some(own) = s.labels.encoded_subset(|n| !self.ignores(n), &mut sig) {
+                    return *known.entry(Cow::Borrowed(own)).or_insert(next);
                 }
-                let sig = self.signature(&s.labels, &mut sig);
-                match known.get(sig) {
+                match known.get(sig.as_slice()) {
                     Some(&id) => id,
                     None => {
-                        known.insert(Cow::Owned(sig.to_vec()), next);
+                        known.insert(Cow::Owned(sig.clone()), next);
                         next
                     }
                 }
