@@ -2,16 +2,18 @@
 //! name and value to the ids of the series carrying them) so that a
 //! selector with an equality matcher looks at its own series only.
 //! Postings are [`IdList`]s, about a byte an id: a label every series of
-//! a target carries (`job`, `instance`) lists all of them.
+//! a target carries (`job`, `instance`) lists all of them. They are keyed
+//! by a hash of the label value (see [`ValuePostings`]).
 
 use std::borrow::Borrow;
+use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, HashSet};
 
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::mem::size_of;
 use std::sync::Arc;
 
-use super::ids::IdList;
+use super::postings::{ValuePostings, Values};
 use super::series::{Series, SeriesId};
 use crate::{Labels, Matcher};
 
@@ -39,10 +41,6 @@ impl Borrow<Labels> for ByLabels {
     }
 }
 
-/// Ids of the series with one label value, ascending (ids only grow, so
-/// insertion is a push).
-type PostingsList = IdList;
-
 #[derive(Default)]
 pub(crate) struct SeriesIndex {
     by_labels: HashSet<ByLabels>,
@@ -51,7 +49,11 @@ pub(crate) struct SeriesIndex {
     /// about 19 with its spare room, and a lookup is usually one probe
     /// (see [`SeriesIndex::position_of`]).
     by_id: Vec<Arc<Series>>,
-    postings: HashMap<String, HashMap<String, PostingsList>>,
+    /// By label name.
+    postings: HashMap<String, ValuePostings>,
+    /// Keys the hashes of label values the postings are found by: per
+    /// process, as the values come from scrape targets.
+    value_hasher: RandomState,
     next_id: SeriesId,
     /// Counts insertions and removals.
     generation: u64,
@@ -61,8 +63,26 @@ pub(crate) struct SeriesIndex {
 
 /// Approximate bytes of one hash-table slot: the entry plus its control
 /// byte, at the table's typical 7/8 load.
-fn table_slot_bytes<T>() -> usize {
+pub(super) fn table_slot_bytes<T>() -> usize {
     (size_of::<T>() + 1) * 8 / 7
+}
+
+/// Series `id` in `by_id`, all series ascending by id. A series is at
+/// most as far from the first as its id is from the first's, exactly as
+/// far when no series between them was removed: that place is tried
+/// first, then a binary search before it.
+pub(super) fn series_by_id(by_id: &[Arc<Series>], id: SeriesId) -> Option<&Arc<Series>> {
+    position_in(by_id, id).map(|i| &by_id[i])
+}
+
+fn position_in(by_id: &[Arc<Series>], id: SeriesId) -> Option<usize> {
+    let first = by_id.first()?.id;
+    let furthest = usize::try_from(id.checked_sub(first)?).ok()?;
+    if by_id.get(furthest).is_some_and(|s| s.id == id) {
+        return Some(furthest);
+    }
+    let end = furthest.min(by_id.len());
+    by_id[..end].binary_search_by_key(&id, |s| s.id).ok()
 }
 
 impl SeriesIndex {
@@ -71,21 +91,7 @@ impl SeriesIndex {
     }
 
     pub(crate) fn get_by_id(&self, id: SeriesId) -> Option<&Arc<Series>> {
-        self.position_of(id).map(|i| &self.by_id[i])
-    }
-
-    /// Where series `id` is in `by_id`. A series is at most as far from
-    /// the first as its id is from the first's, exactly as far when no
-    /// series between them was removed: that place is tried first, then a
-    /// binary search before it.
-    fn position_of(&self, id: SeriesId) -> Option<usize> {
-        let first = self.by_id.first()?.id;
-        let furthest = usize::try_from(id.checked_sub(first)?).ok()?;
-        if self.by_id.get(furthest).is_some_and(|s| s.id == id) {
-            return Some(furthest);
-        }
-        let end = furthest.min(self.by_id.len());
-        self.by_id[..end].binary_search_by_key(&id, |s| s.id).ok()
+        series_by_id(&self.by_id, id)
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -124,22 +130,19 @@ impl SeriesIndex {
         let mut bytes =
             series.fixed_bytes() + table_slot_bytes::<ByLabels>() + size_of::<Arc<Series>>();
         for label in &series.labels {
-            let values = match self.postings.get_mut(label.name) {
-                Some(values) => values,
+            let postings = match self.postings.get_mut(label.name) {
+                Some(postings) => postings,
                 None => {
-                    bytes += table_slot_bytes::<(String, HashMap<String, PostingsList>)>()
-                        + label.name.len();
+                    bytes += table_slot_bytes::<(String, ValuePostings)>() + label.name.len();
                     self.postings.entry(label.name.to_string()).or_default()
                 }
             };
-            let list = match values.get_mut(label.value) {
-                Some(list) => list,
-                None => {
-                    bytes += table_slot_bytes::<(String, PostingsList)>() + label.value.len();
-                    values.entry(label.value.to_string()).or_default()
-                }
+            let hash = self.value_hasher.hash_one(label.value);
+            let values = Values {
+                name: label.name,
+                by_id: &self.by_id,
             };
-            bytes += list.push(id);
+            bytes += postings.insert(hash, label.value, id, values);
         }
         self.by_labels.insert(ByLabels(Arc::clone(&series)));
         self.by_id.push(Arc::clone(&series));
@@ -149,31 +152,31 @@ impl SeriesIndex {
     /// Removes a series, returning the bytes [`SeriesIndex::insert`] counted
     /// for it (postings tables that become empty are freed and counted too).
     pub(crate) fn remove(&mut self, series: &Series) -> usize {
-        let Some(position) = self.position_of(series.id) else {
+        let Some(position) = position_in(&self.by_id, series.id) else {
             return 0;
         };
-        self.by_id.remove(position);
         self.generation += 1;
         self.by_labels.remove(&series.labels);
         let mut bytes =
             series.fixed_bytes() + table_slot_bytes::<ByLabels>() + size_of::<Arc<Series>>();
+        // Postings first: a list's value is read from its first series,
+        // which may be this one.
         for label in &series.labels {
-            let Some(values) = self.postings.get_mut(label.name) else {
+            let Some(postings) = self.postings.get_mut(label.name) else {
                 continue;
             };
-            if let Some(list) = values.get_mut(label.value) {
-                bytes += list.remove(series.id).unwrap_or(0);
-                if list.is_empty() {
-                    values.remove(label.value);
-                    bytes += table_slot_bytes::<(String, PostingsList)>() + label.value.len();
-                }
-            }
-            if values.is_empty() {
+            let hash = self.value_hasher.hash_one(label.value);
+            let values = Values {
+                name: label.name,
+                by_id: &self.by_id,
+            };
+            bytes += postings.remove(hash, label.value, series.id, values);
+            if postings.is_empty() {
                 self.postings.remove(label.name);
-                bytes += table_slot_bytes::<(String, HashMap<String, PostingsList>)>()
-                    + label.name.len();
+                bytes += table_slot_bytes::<(String, ValuePostings)>() + label.name.len();
             }
         }
+        self.by_id.remove(position);
         bytes
     }
 
@@ -217,16 +220,21 @@ impl SeriesIndex {
     /// Ids of the series whose value for the matcher's label matches it,
     /// ascending.
     fn postings_for(&self, matcher: &Matcher) -> Vec<SeriesId> {
-        let Some(values) = self.postings.get(matcher.name.as_str()) else {
+        let Some(postings) = self.postings.get(matcher.name.as_str()) else {
             return Vec::new();
         };
+        let values = Values {
+            name: &matcher.name,
+            by_id: &self.by_id,
+        };
         if let crate::MatchOp::Equal(value) = &matcher.op {
-            return values
-                .get(value.as_str())
+            let hash = self.value_hasher.hash_one(value.as_str());
+            return postings
+                .get(hash, value, values)
                 .map_or_else(Vec::new, |list| list.iter().collect());
         }
-        let mut ids: Vec<SeriesId> = values
-            .iter()
+        let mut ids: Vec<SeriesId> = postings
+            .iter(values)
             .filter(|(value, _)| matcher.matches_value(value))
             .flat_map(|(_, list)| list.iter())
             .collect();

@@ -17,6 +17,7 @@ mod housekeeping;
 mod ids;
 mod index;
 mod order;
+mod postings;
 mod prefetch;
 mod read_state;
 mod series;
