@@ -56,8 +56,10 @@ impl ClosedChunks {
 
     /// The chunks holding samples in `[mint, maxt]`, oldest first. The
     /// list of older chunks is looked at only when `mint` is before the
-    /// newest chunk's start.
-    #[inline]
+    /// newest chunk's start. Always inlined: every read calls it, and
+    /// whether the compiler inlines a plain `#[inline]` changed with
+    /// unrelated edits of the read (1.6 M instructions a batch).
+    #[inline(always)]
     pub(crate) fn overlapping(
         &self,
         mint: i64,
