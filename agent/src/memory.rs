@@ -67,7 +67,7 @@ pub fn agent_runtime() -> std::io::Result<tokio::runtime::Runtime> {
 /// them back from the file: released pages of written or anonymous memory
 /// would come back as the file's bytes or as zeroes.
 #[cfg(target_os = "linux")]
-pub unsafe fn release_file_pages(start: usize, end: usize) -> std::io::Result<usize> {
+unsafe fn release_file_pages(start: usize, end: usize) -> std::io::Result<usize> {
     // SAFETY: sysconf has no preconditions.
     let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) })
         .map_err(|_| std::io::Error::last_os_error())?;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use super::startup_code;
+use super::idle_code;
 
 /// Run the agent next to an application.
 #[derive(Debug, clap::Args)]
@@ -54,8 +54,8 @@ async fn serve(config: opsdeck_agent::config::AgentConfig) -> anyhow::Result<Exi
     // port may have been picked by the OS).
     println!("agent {name} {}", agent.url());
     tokio::spawn(async {
-        tokio::time::sleep(startup_code::RELEASE_AFTER).await;
-        startup_code::release();
+        tokio::time::sleep(idle_code::RELEASE_AFTER).await;
+        idle_code::release();
     });
     let signal = wait_for_signal().await?;
     tracing::info!(signal, "shutting down");

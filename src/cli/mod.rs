@@ -4,12 +4,12 @@
 mod agent;
 mod agent_api;
 mod demo;
+mod idle_code;
 mod notify;
 mod query;
 mod rules;
 mod runbook;
 mod silence;
-mod startup_code;
 mod tui;
 
 use std::process::ExitCode;

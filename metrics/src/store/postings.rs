@@ -99,20 +99,15 @@ impl ValuePostings {
         id: SeriesId,
         values: Values<'_>,
     ) -> usize {
-        let hashed = self
-            .by_hash
-            .get(&hash)
-            .is_some_and(|list| values.of(list) == Some(value));
-        if hashed {
-            let Some(list) = self.by_hash.get_mut(&hash) else {
-                return 0;
-            };
-            let mut bytes = list.remove(id).unwrap_or(0);
-            if list.is_empty() {
-                self.by_hash.remove(&hash);
-                bytes += table_slot_bytes::<(u64, IdList)>();
+        if let Some(list) = self.by_hash.get_mut(&hash) {
+            if values.of(list) == Some(value) {
+                let mut bytes = list.remove(id).unwrap_or(0);
+                if list.is_empty() {
+                    self.by_hash.remove(&hash);
+                    bytes += table_slot_bytes::<(u64, IdList)>();
+                }
+                return bytes;
             }
-            return bytes;
         }
         let Some(list) = self.collided.get_mut(value) else {
             return 0;
