@@ -325,9 +325,10 @@ impl SeriesData {
         }
         .filter(|&min_t| mint > min_t);
         let reads_before = self.reads_bytes();
-        let slot = start_chunk.and_then(|min_t| {
+        // Only the chunk the range starts in uses and leaves resume points.
+        let resumed_chunk = start_chunk.filter(|&min_t| {
             let reads = self.reads.get_or_insert_with(Box::default);
-            reads.resume_slot(min_t)
+            reads.keep_points_for(min_t)
         });
         let SeriesData {
             closed,
@@ -335,8 +336,6 @@ impl SeriesData {
             reads,
             ..
         } = self;
-        // Only the chunk the range starts in uses and leaves resume points.
-        let slot = slot.zip(start_chunk);
         let closed = closed.overlapping(mint, maxt);
         let head = head_overlaps.then_some(&*head);
         // Sized for the samples the range is expected to hold, from each
@@ -370,7 +369,8 @@ impl SeriesData {
             }
             let points = reads
                 .as_deref_mut()
-                .and_then(|r| r.points(slot, chunk.min_t));
+                .filter(|_| resumed_chunk == Some(chunk.min_t))
+                .and_then(|r| r.points(chunk.min_t));
             passed_maxt = chunk.extend_between((mint, maxt), out, points);
             if passed_maxt {
                 break;
@@ -379,7 +379,8 @@ impl SeriesData {
         if let (false, Some(head)) = (passed_maxt, head) {
             let points = reads
                 .as_deref_mut()
-                .and_then(|r| r.points(slot, head.min_t()));
+                .filter(|_| resumed_chunk == Some(head.min_t()))
+                .and_then(|r| r.points(head.min_t()));
             head.extend_between((mint, maxt), out, points);
         }
         if let Some(parts) = parts {
