@@ -1,6 +1,7 @@
 //! Random appends and selects against the store agree with a naive model:
 //! a plain list of samples per series, with Prometheus's append rules and
-//! the retention cutoff applied by hand.
+//! the retention cutoff applied by hand. Stores keeping their closed
+//! chunks in files agree with it as those keeping them in memory do.
 
 use std::collections::BTreeMap;
 
@@ -153,11 +154,24 @@ fn error_text(r: Result<(), AppendError>) -> Result<(), String> {
     r.map_err(|e| e.to_string())
 }
 
-fn run(retention: Option<i64>, ops: Vec<Op>) -> Result<(), TestCaseError> {
-    let store = SeriesStore::new(StoreConfig {
+/// Where the store under test keeps its closed chunks.
+#[derive(Clone, Copy)]
+enum Chunks {
+    InMemory,
+    OnDisk,
+}
+
+fn run(retention: Option<i64>, chunks: Chunks, ops: Vec<Op>) -> Result<(), TestCaseError> {
+    let config = StoreConfig {
         retention_ms: retention,
         max_bytes: None,
-    });
+    };
+    let dir = tempfile::tempdir().map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let store = match chunks {
+        Chunks::InMemory => SeriesStore::new(config),
+        Chunks::OnDisk => SeriesStore::with_chunk_dir(config, dir.path())
+            .map_err(|e| TestCaseError::fail(e.to_string()))?,
+    };
     let mut model = Model {
         retention,
         ..Model::default()
@@ -218,6 +232,7 @@ fn run(retention: Option<i64>, ops: Vec<Op>) -> Result<(), TestCaseError> {
     if retention.is_none() {
         prop_assert_eq!(store.stats().samples, samples as u64);
     }
+    prop_assert_eq!(store.stats().disk_errors, 0);
     Ok(())
 }
 
@@ -226,11 +241,23 @@ proptest! {
 
     #[test]
     fn agrees_with_model_keeping_everything(ops in proptest::collection::vec(op(), 1..200)) {
-        run(None, ops)?;
+        run(None, Chunks::InMemory, ops)?;
     }
 
     #[test]
     fn agrees_with_model_under_retention(ops in proptest::collection::vec(op(), 1..200)) {
-        run(Some(30 * 60 * 1000), ops)?;
+        run(Some(30 * 60 * 1000), Chunks::InMemory, ops)?;
+    }
+
+    #[test]
+    fn agrees_with_model_with_chunks_on_disk(ops in proptest::collection::vec(op(), 1..200)) {
+        run(None, Chunks::OnDisk, ops)?;
+    }
+
+    #[test]
+    fn agrees_with_model_with_chunks_on_disk_under_retention(
+        ops in proptest::collection::vec(op(), 1..200)
+    ) {
+        run(Some(30 * 60 * 1000), Chunks::OnDisk, ops)?;
     }
 }

@@ -245,6 +245,16 @@ pub(crate) struct ClosedChunk {
 }
 
 impl ClosedChunk {
+    /// A chunk read back from where it was kept.
+    pub(crate) fn new(min_t: i64, max_t: i64, count: u32, data: Box<[u8]>) -> Self {
+        ClosedChunk {
+            min_t,
+            max_t,
+            count,
+            data,
+        }
+    }
+
     /// Heap bytes of the compressed data.
     pub(crate) fn heap_bytes(&self) -> usize {
         self.data.len()

@@ -11,71 +11,163 @@ use std::collections::VecDeque;
 use std::mem::size_of;
 
 use super::chunk::ClosedChunk;
+use super::disk::{ChunkFiles, DiskChunk};
 
-#[derive(Debug, Default)]
-pub(crate) struct ClosedChunks {
-    /// All but the newest, oldest first.
-    older: VecDeque<ClosedChunk>,
-    /// `None` only when there are no closed chunks at all.
-    newest: Option<ClosedChunk>,
+#[derive(Debug)]
+pub(crate) enum ClosedChunks {
+    /// A store without chunk files.
+    InMemory {
+        /// All but the newest, oldest first.
+        older: VecDeque<ClosedChunk>,
+        /// `None` only when there are no closed chunks at all.
+        newest: Option<ClosedChunk>,
+    },
+    /// In the store's chunk files, reached through the newest. One enum
+    /// rather than a field for each: the disk's takes the room of the
+    /// memory's, so that a series stays within 232 bytes.
+    OnDisk(Option<DiskChunk>),
 }
 
+impl Default for ClosedChunks {
+    fn default() -> Self {
+        ClosedChunks::InMemory {
+            older: VecDeque::new(),
+            newest: None,
+        }
+    }
+}
+
+/// Why a closed chunk could not be stored: writing it to the chunk files
+/// failed. The caller keeps it (in its open head) instead of losing it.
+pub(crate) struct NotWritten;
+
+/// The chunks in memory of a series that keeps them on disk.
+static NONE_IN_MEMORY: VecDeque<ClosedChunk> = VecDeque::new();
+
 impl ClosedChunks {
+    /// The chunks in memory: the older ones and the newest.
+    fn in_memory(&self) -> (&VecDeque<ClosedChunk>, Option<&ClosedChunk>) {
+        match self {
+            ClosedChunks::InMemory { older, newest } => (older, newest.as_ref()),
+            ClosedChunks::OnDisk(_) => (&NONE_IN_MEMORY, None),
+        }
+    }
+
+    /// Chunks held in memory.
     pub(crate) fn len(&self) -> usize {
-        self.older.len() + usize::from(self.newest.is_some())
+        let (older, newest) = self.in_memory();
+        older.len() + usize::from(newest.is_some())
     }
 
     /// Heap bytes of the list of older chunks (not of their data, which
     /// [`ClosedChunk::heap_bytes`] counts).
     pub(crate) fn list_bytes(&self) -> usize {
-        self.older.capacity() * size_of::<ClosedChunk>()
+        self.in_memory().0.capacity() * size_of::<ClosedChunk>()
     }
 
-    pub(crate) fn push(&mut self, chunk: ClosedChunk) {
-        if let Some(previous) = self.newest.replace(chunk) {
-            self.older.push_back(previous);
+    /// Keeps `chunk`, in memory or, given chunk files, in them; returns
+    /// the heap bytes it holds here. A series' chunks are all in one
+    /// place: files are given to every push of a store, or to none.
+    pub(crate) fn push(
+        &mut self,
+        chunk: ClosedChunk,
+        files: Option<&ChunkFiles>,
+    ) -> Result<usize, NotWritten> {
+        match (self, files) {
+            (ClosedChunks::InMemory { older, newest }, None) => {
+                let bytes = chunk.heap_bytes();
+                if let Some(previous) = newest.replace(chunk) {
+                    older.push_back(previous);
+                }
+                Ok(bytes)
+            }
+            (closed, Some(files)) => {
+                let previous = match closed {
+                    ClosedChunks::OnDisk(previous) => previous.as_ref(),
+                    ClosedChunks::InMemory { .. } => None,
+                };
+                let written = files.write(&chunk, previous).map_err(|_| NotWritten)?;
+                *closed = ClosedChunks::OnDisk(Some(written));
+                Ok(0)
+            }
+            (ClosedChunks::OnDisk(_), None) => Err(NotWritten),
         }
     }
 
+    /// The oldest chunk in memory.
     pub(crate) fn front(&self) -> Option<&ClosedChunk> {
-        self.older.front().or(self.newest.as_ref())
+        let (older, newest) = self.in_memory();
+        older.front().or(newest)
     }
 
     pub(crate) fn pop_front(&mut self) -> Option<ClosedChunk> {
-        self.older.pop_front().or_else(|| self.newest.take())
+        match self {
+            ClosedChunks::InMemory { older, newest } => older.pop_front().or_else(|| newest.take()),
+            ClosedChunks::OnDisk(_) => None,
+        }
     }
 
-    pub(crate) fn newest(&self) -> Option<&ClosedChunk> {
-        self.newest.as_ref()
+    pub(crate) fn newest_in_memory(&self) -> Option<&ClosedChunk> {
+        self.in_memory().1
     }
 
-    /// Oldest first.
+    /// Forgets the chunks on disk if even the newest ends before `cutoff`
+    /// (their segments are deleted on their own); returns whether any are
+    /// left.
+    pub(crate) fn forget_disk_before(&mut self, cutoff: i64) -> bool {
+        match self {
+            ClosedChunks::OnDisk(newest) => {
+                if newest.is_some_and(|c| c.max_t < cutoff) {
+                    *newest = None;
+                }
+                newest.is_some()
+            }
+            ClosedChunks::InMemory { .. } => false,
+        }
+    }
+
+    /// The chunks in memory, oldest first.
     pub(crate) fn iter(&self) -> impl Iterator<Item = &ClosedChunk> {
-        self.older.iter().chain(&self.newest)
+        let (older, newest) = self.in_memory();
+        older.iter().chain(newest)
     }
 
-    /// The chunks holding samples in `[mint, maxt]`, oldest first. The
-    /// list of older chunks is looked at only when `mint` is before the
-    /// newest chunk's start. Always inlined: every read calls it, and
-    /// whether the compiler inlines a plain `#[inline]` changed with
-    /// unrelated edits of the read (1.6 M instructions a batch).
+    /// Appends the chunks on disk that hold samples in `[mint, maxt]` to
+    /// `out`, oldest first; none without chunk files.
+    pub(crate) fn read_from_disk(
+        &self,
+        files: Option<&ChunkFiles>,
+        range: (i64, i64),
+        out: &mut Vec<ClosedChunk>,
+    ) {
+        if let (ClosedChunks::OnDisk(Some(newest)), Some(files)) = (self, files) {
+            files.read_overlapping(newest, range, out);
+        }
+    }
+
+    /// The chunks in memory holding samples in `[mint, maxt]`, oldest
+    /// first. The list of older chunks is looked at only when `mint` is
+    /// before the newest chunk's start. Always inlined: every read calls
+    /// it, and whether the compiler inlines a plain `#[inline]` changed
+    /// with unrelated edits of the read (1.6 M instructions a batch).
     #[inline(always)]
     pub(crate) fn overlapping(
         &self,
         mint: i64,
         maxt: i64,
     ) -> impl Iterator<Item = &ClosedChunk> + Clone {
-        let starts_in_newest = self.newest.as_ref().is_some_and(|c| c.min_t <= mint);
+        let (older, newest) = self.in_memory();
+        let starts_in_newest = newest.is_some_and(|c| c.min_t <= mint);
         let older = if starts_in_newest {
-            self.older.range(self.older.len()..)
+            older.range(older.len()..)
         } else {
             // In time order: the first that ends at or after `mint` is
             // found by halving rather than by looking at every chunk.
-            let first = self.older.partition_point(|c| c.max_t < mint);
-            self.older.range(first..)
+            let first = older.partition_point(|c| c.max_t < mint);
+            older.range(first..)
         };
         older
-            .chain(&self.newest)
+            .chain(newest)
             .skip_while(move |c| c.max_t < mint)
             .take_while(move |c| c.min_t <= maxt)
     }
@@ -107,7 +199,7 @@ mod tests {
             Vec::<i64>::new()
         );
         for start in [0, 100, 200, 300] {
-            closed.push(chunk(&[start, start + 50]));
+            closed.push(chunk(&[start, start + 50]), None).ok();
         }
         assert_eq!(closed.len(), 4);
         assert_eq!(starts(closed.iter()), [0, 100, 200, 300]);

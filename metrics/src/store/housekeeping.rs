@@ -74,6 +74,9 @@ impl SeriesStore {
             .filter(|s| s.last_sample().t < cutoff)
             .collect();
         self.remove_series(&expired, |newest| newest.t < cutoff, DropReason::Retention);
+        if let Some(files) = &self.files {
+            self.release(files.expire_before(cutoff), DropReason::Retention, false);
+        }
     }
 
     /// Evicts per the policy above until usage is under 90 % of the cap.

@@ -13,6 +13,7 @@
 mod bits;
 mod chunk;
 mod closed;
+mod disk;
 mod housekeeping;
 mod ids;
 mod index;
@@ -24,12 +25,14 @@ mod series;
 mod staleness;
 mod stats;
 
+use std::path::Path;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
 
 use crate::{Labels, Matcher, Sample, SamplesSummary};
+use disk::ChunkFiles;
 use housekeeping::Housekeeping;
 use index::SeriesIndex;
 use series::{Appended, Part, Rejection, Series, SeriesId};
@@ -181,6 +184,8 @@ pub struct SeriesStore {
     housekeeping: Mutex<Housekeeping>,
     /// Held while ranking series in label order, so that one reader ranks.
     ranking: Mutex<()>,
+    /// Where closed chunks are kept, if not in memory.
+    files: Option<ChunkFiles>,
 }
 
 impl Default for SeriesStore {
@@ -201,6 +206,7 @@ enum Creation {
 }
 
 impl SeriesStore {
+    /// A store holding all its chunks in memory.
     pub fn new(config: StoreConfig) -> Self {
         SeriesStore {
             config,
@@ -211,7 +217,19 @@ impl SeriesStore {
             counters: Counters::default(),
             housekeeping: Mutex::default(),
             ranking: Mutex::default(),
+            files: None,
         }
+    }
+
+    /// A store that keeps its closed chunks in segment files in `dir`
+    /// (made if missing) and only each series' open head in memory; see
+    /// `docs/store.md`. Segments a previous store left in `dir` are
+    /// removed. Fails if `dir` cannot be made, read or cleaned.
+    pub fn with_chunk_dir(config: StoreConfig, dir: &Path) -> std::io::Result<Self> {
+        Ok(SeriesStore {
+            files: Some(ChunkFiles::open(dir)?),
+            ..SeriesStore::new(config)
+        })
     }
 
     pub fn config(&self) -> &StoreConfig {
@@ -236,7 +254,12 @@ impl SeriesStore {
 
     pub fn stats(&self) -> StoreStats {
         let series = self.index.read().len();
-        self.counters.snapshot(series, self.bytes_used())
+        let mut stats = self.counters.snapshot(series, self.bytes_used());
+        if let Some(files) = &self.files {
+            stats.disk_bytes = files.bytes();
+            stats.disk_errors = files.errors();
+        }
+        stats
     }
 
     /// The oldest timestamp still kept: samples before it are neither
@@ -273,7 +296,7 @@ impl SeriesStore {
                     Creation::Exists(series) => series,
                 },
             };
-            match series.append(t, v) {
+            match series.append(t, v, self.files.as_ref()) {
                 Ok(Appended::Sample { bytes_delta }) => {
                     self.adjust_bytes(bytes_delta);
                     self.counters.samples_added(1);
@@ -359,13 +382,13 @@ impl SeriesStore {
         matchers: &[Matcher],
         mint: i64,
         maxt: i64,
-        read: impl Fn(&Series, i64, i64, &mut Vec<Sample>) -> isize,
+        read: ReadFn,
         mut visit: impl FnMut(&Series, &mut Vec<Sample>),
     ) {
         let mut samples = Vec::new();
         self.walk_selected(matchers, mint, maxt, |s, mint, maxt| {
             samples.clear();
-            let bytes_delta = read(s, mint, maxt, &mut samples);
+            let bytes_delta = read(s, (mint, maxt), &mut samples, self.files.as_ref());
             if bytes_delta != 0 {
                 self.adjust_bytes(bytes_delta);
             }
@@ -413,7 +436,7 @@ impl SeriesStore {
         matchers: &[Matcher],
         mint: i64,
         maxt: i64,
-        read: impl Fn(&Series, i64, i64, &mut Vec<Sample>) -> isize,
+        read: ReadFn,
     ) -> Vec<SeriesSamples> {
         let mut selected = Vec::new();
         self.visit_selected(matchers, mint, maxt, read, |s, samples| {
@@ -426,12 +449,26 @@ impl SeriesStore {
     }
 }
 
-fn read_between(s: &Series, mint: i64, maxt: i64, out: &mut Vec<Sample>) -> isize {
-    s.extend_between(mint, maxt, out)
+/// Appends a series' samples in a range to a buffer, reading closed
+/// chunks from the files if any; returns the change in chunk bytes.
+type ReadFn = fn(&Series, (i64, i64), &mut Vec<Sample>, Option<&ChunkFiles>) -> isize;
+
+fn read_between(
+    s: &Series,
+    range: (i64, i64),
+    out: &mut Vec<Sample>,
+    files: Option<&ChunkFiles>,
+) -> isize {
+    s.extend_between(range, out, files)
 }
 
-fn read_newest(s: &Series, mint: i64, maxt: i64, out: &mut Vec<Sample>) -> isize {
-    let (newest, bytes_delta) = s.newest_between(mint, maxt);
+fn read_newest(
+    s: &Series,
+    range: (i64, i64),
+    out: &mut Vec<Sample>,
+    files: Option<&ChunkFiles>,
+) -> isize {
+    let (newest, bytes_delta) = s.newest_between(range, files);
     out.extend(newest);
     bytes_delta
 }
@@ -483,7 +520,8 @@ impl Queryable for SeriesStore {
         self.walk_selected(matchers, mint, maxt, |s, mint, maxt| {
             samples.clear();
             parts.clear();
-            let bytes_delta = s.summarise_between(mint, maxt, &mut samples, &mut parts);
+            let bytes_delta =
+                s.summarise_between((mint, maxt), &mut samples, &mut parts, self.files.as_ref());
             if bytes_delta != 0 {
                 self.adjust_bytes(bytes_delta);
             }

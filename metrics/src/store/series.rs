@@ -6,7 +6,8 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use parking_lot::Mutex;
 
 use super::chunk::{ClosedChunk, HeadChunk};
-use super::closed::ClosedChunks;
+use super::closed::{ClosedChunks, NotWritten};
+use super::disk::ChunkFiles;
 use super::prefetch;
 use super::read_state::ReadState;
 use crate::{is_stale_nan, Labels, Sample, SamplesSummary};
@@ -133,8 +134,14 @@ impl Series {
 
     /// Appends a sample and returns the change in chunk bytes. A repeat of
     /// the last sample (same timestamp, same value bits) is accepted as a
-    /// no-op, as Prometheus does.
-    pub(crate) fn append(&self, t: i64, v: f64) -> Result<Appended, Rejection> {
+    /// no-op, as Prometheus does. A full head is closed into `files` if
+    /// given, else into memory.
+    pub(crate) fn append(
+        &self,
+        t: i64,
+        v: f64,
+        files: Option<&ChunkFiles>,
+    ) -> Result<Appended, Rejection> {
         let mut data = self.data.lock();
         if self.is_removed() {
             return Err(Rejection::Removed);
@@ -151,17 +158,20 @@ impl Series {
                 Err(Rejection::Duplicate { last_value })
             };
         }
-        let head_full = data.head.count() >= MAX_SAMPLES_PER_CHUNK
+        // A multiple rather than the count itself: a head that stayed open
+        // because its chunk could not be written tries again a chunk later.
+        let head_full = data.head.count().is_multiple_of(MAX_SAMPLES_PER_CHUNK)
             || t.saturating_sub(data.head.min_t()) >= MAX_CHUNK_SPAN_MS;
         // Closing a head can shrink the bytes: its buffer's spare capacity
         // is not copied into the closed chunk.
-        let bytes_delta = if head_full {
-            data.close_head_and_start(t, v)
-        } else {
-            let head_before = data.head.heap_bytes();
-            data.head.append(t, v);
-            data.head.heap_bytes() as isize - head_before as isize
-        };
+        if head_full {
+            if let Ok(bytes_delta) = data.close_head_and_start(t, v, files) {
+                return Ok(Appended::Sample { bytes_delta });
+            }
+        }
+        let head_before = data.head.heap_bytes();
+        data.head.append(t, v);
+        let bytes_delta = data.head.heap_bytes() as isize - head_before as isize;
         Ok(Appended::Sample { bytes_delta })
     }
 
@@ -184,8 +194,15 @@ impl Series {
     /// chunks: a query reads a few chunks of a series (about a microsecond
     /// each), which is shorter than copying them out to decode unlocked,
     /// and the writer appends to a series once per scrape.
-    pub(crate) fn extend_between(&self, mint: i64, maxt: i64, out: &mut Vec<Sample>) -> isize {
-        self.data.lock().extend_between(mint, maxt, out, None)
+    pub(crate) fn extend_between(
+        &self,
+        (mint, maxt): (i64, i64),
+        out: &mut Vec<Sample>,
+        files: Option<&ChunkFiles>,
+    ) -> isize {
+        self.data
+            .lock()
+            .extend_between((mint, maxt), out, None, files)
     }
 
     /// Like [`Series::extend_between`], but a closed chunk inside the range
@@ -193,20 +210,24 @@ impl Series {
     /// runs of samples appended to `out` and the summaries between them.
     pub(crate) fn summarise_between(
         &self,
-        mint: i64,
-        maxt: i64,
+        (mint, maxt): (i64, i64),
         out: &mut Vec<Sample>,
         parts: &mut Vec<Part>,
+        files: Option<&ChunkFiles>,
     ) -> isize {
         self.data
             .lock()
-            .extend_between(mint, maxt, out, Some(parts))
+            .extend_between((mint, maxt), out, Some(parts), files)
     }
 
     /// The newest sample in `[mint, maxt]`, with the change in chunk bytes.
     /// The head keeps its newest sample uncompressed, so when that is not
     /// after `maxt` (an instant query at the present) nothing is decoded.
-    pub(crate) fn newest_between(&self, mint: i64, maxt: i64) -> (Option<Sample>, isize) {
+    pub(crate) fn newest_between(
+        &self,
+        (mint, maxt): (i64, i64),
+        files: Option<&ChunkFiles>,
+    ) -> (Option<Sample>, isize) {
         let mut data = self.data.lock();
         let newest = data.head.max_t();
         if newest <= maxt {
@@ -217,7 +238,7 @@ impl Series {
             return (sample, 0);
         }
         let mut samples = Vec::new();
-        let bytes_delta = data.extend_between(mint, maxt, &mut samples, None);
+        let bytes_delta = data.extend_between((mint, maxt), &mut samples, None, files);
         (samples.pop(), bytes_delta)
     }
 
@@ -236,7 +257,7 @@ impl Series {
         };
         prefetch::bytes(data.head.bytes());
         if mint < data.head.min_t() {
-            if let Some(newest) = data.closed.newest() {
+            if let Some(newest) = data.closed.newest_in_memory() {
                 prefetch::bytes(newest.bytes());
             }
         }
@@ -260,8 +281,14 @@ impl Series {
                 freed.bytes += chunk.heap_bytes();
             }
         }
-        // Resume points of dropped chunks can never be used again.
-        let oldest = data.closed.front().map_or(data.head.min_t(), |c| c.min_t);
+        // Resume points of dropped chunks can never be used again. The
+        // oldest chunk on disk is not known here, only that it ends at or
+        // after the cutoff, so it starts less than a chunk's span before.
+        let oldest = if data.closed.forget_disk_before(cutoff) {
+            cutoff.saturating_sub(MAX_CHUNK_SPAN_MS)
+        } else {
+            data.closed.front().map_or(data.head.min_t(), |c| c.min_t)
+        };
         let reads_before = data.reads_bytes();
         if let Some(reads) = data.reads.as_mut() {
             reads.forget_before(oldest);
@@ -311,15 +338,21 @@ impl SeriesData {
     /// [`Series::summarise_between`].
     fn extend_between(
         &mut self,
-        mint: i64,
-        maxt: i64,
+        (mint, maxt): (i64, i64),
         out: &mut Vec<Sample>,
         mut parts: Option<&mut Vec<Part>>,
+        files: Option<&ChunkFiles>,
     ) -> isize {
         let head_overlaps = self.head.max_t() >= mint && self.head.min_t() <= maxt;
+        let mut from_disk = Vec::new();
+        self.closed
+            .read_from_disk(files, (mint, maxt), &mut from_disk);
         // The chunk the range starts in, if it starts after that chunk's
         // first sample: the next read of the same window resumes near mint.
-        let start_chunk = match self.closed.overlapping(mint, maxt).next() {
+        let first_closed = from_disk
+            .first()
+            .or_else(|| self.closed.overlapping(mint, maxt).next());
+        let start_chunk = match first_closed {
             Some(c) => Some(c.min_t),
             None => head_overlaps.then(|| self.head.min_t()),
         }
@@ -336,7 +369,7 @@ impl SeriesData {
             reads,
             ..
         } = self;
-        let closed = closed.overlapping(mint, maxt);
+        let closed = from_disk.iter().chain(closed.overlapping(mint, maxt));
         let head = head_overlaps.then_some(&*head);
         // Sized for the samples the range is expected to hold, from each
         // chunk's count and the part of its time span the range covers:
@@ -411,14 +444,17 @@ impl SeriesData {
 
     /// Moves the full head into the closed chunks and opens a new head with
     /// the sample `(t, v)`; returns the change in chunk bytes.
-    fn close_head_and_start(&mut self, t: i64, v: f64) -> isize {
+    fn close_head_and_start(
+        &mut self,
+        t: i64,
+        v: f64,
+        files: Option<&ChunkFiles>,
+    ) -> Result<isize, NotWritten> {
         let before = self.closed.list_bytes() + self.head.heap_bytes();
-        let closed = self.head.freeze();
-        let closed_bytes = closed.heap_bytes();
-        self.closed.push(closed);
+        let closed_bytes = self.closed.push(self.head.freeze(), files)?;
         self.head = HeadChunk::new(t, v);
         let after = closed_bytes + self.closed.list_bytes() + self.head.heap_bytes();
-        after as isize - before as isize
+        Ok(after as isize - before as isize)
     }
 }
 
@@ -449,7 +485,13 @@ fn expected_in(range: (i64, i64), min_t: i64, max_t: i64, count: usize) -> usize
 
 #[cfg(test)]
 mod tests {
-    use super::expected_in;
+    use super::{expected_in, Series};
+
+    #[test]
+    fn a_series_with_its_arc_counts_fits_glibcs_256_byte_chunk() {
+        // 248 requested bytes are the most a 256-byte chunk serves.
+        assert!(size_of::<Series>() <= 232, "{}", size_of::<Series>());
+    }
 
     #[test]
     fn reads_are_sized_for_the_part_of_a_chunk_the_range_covers() {

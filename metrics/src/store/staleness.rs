@@ -144,7 +144,9 @@ impl SeriesStore {
             }
             // A marker that would land out of order is skipped, as in
             // Prometheus: the series already has a newer sample.
-            if let Ok(Appended::Sample { bytes_delta }) = series.append(t, STALE_NAN) {
+            if let Ok(Appended::Sample { bytes_delta }) =
+                series.append(t, STALE_NAN, self.files.as_ref())
+            {
                 self.adjust_bytes(bytes_delta);
                 self.counters.samples_added(1);
                 self.after_append(t);

@@ -25,6 +25,12 @@ pub struct StoreStats {
     /// New series refused because the cap was reached with nothing left to
     /// evict.
     pub rejected_series: u64,
+    /// Bytes of the chunk files, for a store with a chunk directory.
+    pub disk_bytes: u64,
+    /// Chunk file writes and reads that failed. A chunk that could not be
+    /// written stays in memory; a read that failed returns the samples
+    /// after the chunk it could not read.
+    pub disk_errors: u64,
 }
 
 /// Why data left the store.
@@ -91,6 +97,8 @@ impl Counters {
             evicted_samples: get(&self.evicted_samples),
             evicted_series: get(&self.evicted_series),
             rejected_series: get(&self.rejected_series),
+            disk_bytes: 0,
+            disk_errors: 0,
         }
     }
 }
