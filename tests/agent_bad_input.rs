@@ -207,3 +207,40 @@ fn a_locked_data_dir_is_a_clear_error() {
     );
     assert_eq!(first.get("/healthz").status(), 200);
 }
+
+#[test]
+fn a_chunk_directory_that_cannot_be_made_is_a_clear_error() {
+    let running = Agent::start("host:\n  enabled: false\n");
+    let chunks = running.dir.path().join("data").join("chunks");
+    assert!(chunks.is_dir(), "the store keeps its closed chunks there");
+    let metrics = running.get("/metrics").text().expect("metrics body");
+    assert!(metrics.contains("\nopsdeck_agent_store_disk_bytes "), "{metrics}");
+    assert!(metrics.contains("\nopsdeck_agent_store_disk_errors_total 0\n"), "{metrics}");
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data_dir = dir.path().join("data");
+    std::fs::create_dir(&data_dir).expect("data dir");
+    // A file where the directory should be.
+    std::fs::write(data_dir.join("chunks"), b"not a directory").expect("write file");
+    let path = dir.path().join("agent.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "listen:\n  address: 127.0.0.1:0\ndata_dir: {}\n",
+            data_dir.display()
+        ),
+    )
+    .expect("write config");
+    let output = Command::new(env!("CARGO_BIN_EXE_opsdeck"))
+        .args(["agent", "--config"])
+        .arg(&path)
+        .output()
+        .expect("run opsdeck");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    let expected = format!(
+        "cannot use {} for the series store's chunks",
+        data_dir.join("chunks").display()
+    );
+    assert!(stderr.contains(&expected), "{stderr}");
+}

@@ -21,6 +21,10 @@ use crate::server::{self, AppState};
 use crate::snapshot::SnapshotBuilder;
 use crate::state::AgentState;
 
+/// The series store's closed chunks, under the data directory. Their
+/// bytes sit in the page cache rather than in the agent's memory.
+const CHUNK_DIR: &str = "chunks";
+
 /// How long shutdown waits for in-flight requests and tasks.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
@@ -30,6 +34,11 @@ pub enum AgentError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Persist(#[from] PersistError),
+    #[error("cannot use {} for the series store's chunks: {source}", path.display())]
+    ChunkDir {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot listen on {address}: {source}")]
     Bind {
         address: SocketAddr,
@@ -129,10 +138,19 @@ pub async fn start(mut config: AgentConfig) -> Result<AgentHandle, AgentError> {
     let db = Arc::new(persist::Store::open(&data_dir)?);
     rules::restore(&mut evaluator, &db);
 
-    let store = Arc::new(SeriesStore::new(StoreConfig {
+    // After the database: its lock keeps a second agent from clearing the
+    // chunks of the one that holds this data directory.
+    let chunk_dir = data_dir.join(CHUNK_DIR);
+    let store_config = StoreConfig {
         retention_ms: Some(config.retention.as_millis() as i64),
         ..StoreConfig::default()
-    }));
+    };
+    let store = SeriesStore::with_chunk_dir(store_config, &chunk_dir)
+        .map_err(|source| AgentError::ChunkDir {
+            path: chunk_dir,
+            source,
+        })?;
+    let store = Arc::new(store);
     let notifier = Notifier::start(&config.notifications, db.shared())
         .map_err(|err| AgentError::Notifications(err.to_string()))?;
     let state = Arc::new(AgentState::new(store, evaluator, notifier));

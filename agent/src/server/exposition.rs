@@ -110,6 +110,17 @@ pub(crate) fn render(facts: &AgentFacts<'_>) -> String {
         "Memory held by the agent's store.",
         Some(facts.store.bytes_used as f64),
     );
+    w.gauge(
+        "opsdeck_agent_store_disk_bytes",
+        "Bytes of the store's chunk files in the data directory.",
+        Some(facts.store.disk_bytes as f64),
+    );
+    w.family(
+        "opsdeck_agent_store_disk_errors_total",
+        "counter",
+        "Chunk file writes and reads that failed; unwritten chunks stay in memory.",
+        [(vec![], facts.store.disk_errors as f64)],
+    );
     render_sources(&mut w, &facts.sources);
     if let Some(snapshot) = facts.snapshot {
         render_snapshot(&mut w, snapshot);
