@@ -214,8 +214,14 @@ fn a_chunk_directory_that_cannot_be_made_is_a_clear_error() {
     let chunks = running.dir.path().join("data").join("chunks");
     assert!(chunks.is_dir(), "the store keeps its closed chunks there");
     let metrics = running.get("/metrics").text().expect("metrics body");
-    assert!(metrics.contains("\nopsdeck_agent_store_disk_bytes "), "{metrics}");
-    assert!(metrics.contains("\nopsdeck_agent_store_disk_errors_total 0\n"), "{metrics}");
+    assert!(
+        metrics.contains("\nopsdeck_agent_store_disk_bytes "),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("\nopsdeck_agent_store_disk_errors_total 0\n"),
+        "{metrics}"
+    );
 
     let dir = tempfile::tempdir().expect("temp dir");
     let data_dir = dir.path().join("data");

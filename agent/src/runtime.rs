@@ -145,11 +145,12 @@ pub async fn start(mut config: AgentConfig) -> Result<AgentHandle, AgentError> {
         retention_ms: Some(config.retention.as_millis() as i64),
         ..StoreConfig::default()
     };
-    let store = SeriesStore::with_chunk_dir(store_config, &chunk_dir)
-        .map_err(|source| AgentError::ChunkDir {
+    let store = SeriesStore::with_chunk_dir(store_config, &chunk_dir).map_err(|source| {
+        AgentError::ChunkDir {
             path: chunk_dir,
             source,
-        })?;
+        }
+    })?;
     let store = Arc::new(store);
     let notifier = Notifier::start(&config.notifications, db.shared())
         .map_err(|err| AgentError::Notifications(err.to_string()))?;
