@@ -42,6 +42,12 @@ impl BitWriter {
     pub(crate) fn capacity(&self) -> usize {
         self.bytes.capacity()
     }
+
+    /// Grows the buffer to hold at least `capacity` bytes, exactly.
+    pub(crate) fn grow_to(&mut self, capacity: usize) {
+        self.bytes
+            .reserve_exact(capacity.saturating_sub(self.bytes.len()));
+    }
 }
 
 /// Reads bits back from a byte slice written by [`BitWriter`]. Decoding
