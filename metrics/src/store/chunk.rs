@@ -144,21 +144,18 @@ impl HeadChunk {
         self.count += 1;
     }
 
-    /// Grows the buffer towards the size the chunk is heading for, from
-    /// its bytes per sample so far, instead of doubling it: a moving
-    /// counter's chunk ends near 300 bytes, which doubling holds in 512,
-    /// and the thousands of heads of a target grow in step, so at times
-    /// nearly all of them would be half empty. At most twice the bytes
-    /// written at each step, since the first sample's 67 bits make early
-    /// estimates high; about as many steps as doubling takes.
+    /// Grows the buffer by a quarter (at least two samples' worth)
+    /// instead of doubling it: a moving counter's chunk ends near 300
+    /// bytes, which doubling holds in 512, and the thousands of heads of
+    /// a target grow in step, so at times nearly all of them would be
+    /// half empty. A few more steps than doubling, each copying a few
+    /// hundred bytes at most.
     fn make_room_for_a_sample(&mut self) {
         let len = self.bits.bytes().len();
         if self.bits.capacity() - len >= MAX_SAMPLE_BYTES {
             return;
         }
-        let expected = len * MAX_SAMPLES_PER_CHUNK as usize / self.count.max(1) as usize;
-        let capacity = expected.min(2 * len).max(len + 2 * MAX_SAMPLE_BYTES);
-        self.bits.grow_to(capacity);
+        self.bits.grow_to(len + (len / 4).max(2 * MAX_SAMPLE_BYTES));
     }
 
     /// Writes a value as `0` (same bits as the last), `10` + the
@@ -400,20 +397,31 @@ const MAX_RESUME_POINTS: usize = 3;
 /// The decoder's state after one of a chunk's samples: decoding can resume
 /// there instead of at the chunk's start. That sample's time and number
 /// are kept apart, in [`ResumePoints`]. Narrower than the decoder's own
-/// fields (48 bytes rather than 64): a rule's window leaves points in
+/// fields (32 bytes rather than 64): a rule's window leaves points in
 /// thousands of series, and they are read once per evaluation, not per
 /// sample.
 #[derive(Debug, Clone, Copy)]
 struct ResumePoint {
     delta: i64,
     value_bits: u64,
-    ints: IntTrack,
+    /// The [`IntTrack`]'s one word: a `Known` track's delta (its last
+    /// integer is the value's, worked out again on resuming, as the
+    /// encoder worked it out), a `Pending` one's value before.
+    ints_word: u64,
     /// Bits consumed: a chunk holds at most a few hundred samples, of at
     /// most a few hundred bits each.
     pos: u32,
+    ints_kind: IntKind,
     scale: u8,
     window_trailing: u8,
     window_significant: u8,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum IntKind {
+    Known,
+    NotInt,
+    Pending,
 }
 
 impl ResumePoint {
@@ -421,8 +429,9 @@ impl ResumePoint {
     const UNUSED: ResumePoint = ResumePoint {
         delta: 0,
         value_bits: 0,
-        ints: IntTrack::NotInt,
+        ints_word: 0,
         pos: 0,
+        ints_kind: IntKind::NotInt,
         scale: 0,
         window_trailing: ReadWindow::NONE.trailing as u8,
         window_significant: ReadWindow::NONE.significant as u8,
@@ -440,7 +449,8 @@ impl ResumePoint {
 #[derive(Debug)]
 pub(crate) struct ResumePoints {
     chunk_min_t: i64,
-    len: usize,
+    /// Points in use; a byte, so that the points fill 144 bytes, not 152.
+    filled: u8,
     /// Time of the sample each point is after.
     times: [i64; MAX_RESUME_POINTS],
     /// Samples decoded at each point.
@@ -452,7 +462,7 @@ impl ResumePoints {
     pub(crate) fn new(chunk_min_t: i64) -> Self {
         ResumePoints {
             chunk_min_t,
-            len: 0,
+            filled: 0,
             times: [0; MAX_RESUME_POINTS],
             decoded: [0; MAX_RESUME_POINTS],
             points: [ResumePoint::UNUSED; MAX_RESUME_POINTS],
@@ -463,16 +473,20 @@ impl ResumePoints {
         self.chunk_min_t
     }
 
+    fn len(&self) -> usize {
+        usize::from(self.filled)
+    }
+
     /// Records the state after the `decoded`-th sample, at `t`.
     fn record(&mut self, decoded: u32, t: i64, point: ResumePoint) {
-        let i = self.len;
+        let i = self.len();
         if let (Some(time), Some(count), Some(slot)) = (
             self.times.get_mut(i),
             self.decoded.get_mut(i),
             self.points.get_mut(i),
         ) {
             (*time, *count, *slot) = (t, decoded, point);
-            self.len += 1;
+            self.filled += 1;
         }
     }
 
@@ -483,18 +497,18 @@ impl ResumePoints {
     /// nearest point before it, the one this read resumed from, which the
     /// window has moved past; the points stay in time order.
     fn record_window_start(&mut self, decoded: u32, t: i64, point: ResumePoint) {
-        let times = &self.times[..self.len];
+        let times = &self.times[..self.len()];
         if times.contains(&t) {
             return;
         }
         let at = times.partition_point(|&p| p < t);
-        if self.len < MAX_RESUME_POINTS {
-            for i in (at..self.len).rev() {
+        if self.len() < MAX_RESUME_POINTS {
+            for i in (at..self.len()).rev() {
                 self.times[i + 1] = self.times[i];
                 self.decoded[i + 1] = self.decoded[i];
                 self.points[i + 1] = self.points[i];
             }
-            self.len += 1;
+            self.filled += 1;
             (self.times[at], self.decoded[at], self.points[at]) = (t, decoded, point);
         } else if let Some(before) = at.checked_sub(1) {
             (
@@ -508,13 +522,13 @@ impl ResumePoints {
     /// The last point before `mint`: the samples decoded there, the last
     /// one's time, and the decoder's state.
     fn last_before(&self, mint: i64) -> Option<(u32, i64, ResumePoint)> {
-        let times = self.times.get(..self.len).unwrap_or_default();
+        let times = self.times.get(..self.len()).unwrap_or_default();
         let i = times.iter().rposition(|&t| t < mint)?;
         Some((self.decoded[i], times[i], self.points[i]))
     }
 
     fn is_full(&self) -> bool {
-        self.len >= MAX_RESUME_POINTS
+        self.len() >= MAX_RESUME_POINTS
     }
 
     /// Whether a point is due after `decoded` samples, the last at `t`.
@@ -522,7 +536,7 @@ impl ResumePoints {
         if self.is_full() {
             return false;
         }
-        let (last_decoded, last_t) = match self.len.checked_sub(1) {
+        let (last_decoded, last_t) = match self.len().checked_sub(1) {
             Some(last) => (self.decoded[last], self.times[last]),
             None => (0, self.chunk_min_t),
         };
@@ -680,15 +694,25 @@ impl<'a> ChunkSamples<'a> {
     /// Continues decoding where `point` was left, after the `decoded`-th
     /// sample, at `t`.
     fn resume(data: &'a [u8], count: u32, decoded: u32, t: i64, point: ResumePoint) -> Self {
+        let scale = DecimalScale(u32::from(point.scale));
+        let ints = match point.ints_kind {
+            IntKind::Known => {
+                IntTrack::known(scale.to_int(point.value_bits), point.ints_word as i64)
+            }
+            IntKind::NotInt => IntTrack::NotInt,
+            IntKind::Pending => IntTrack::Pending {
+                before: point.ints_word,
+            },
+        };
         ChunkSamples {
             reader: BitReader::at(data, point.pos as usize),
             remaining: count.saturating_sub(decoded),
             t,
             delta: point.delta,
             value_bits: point.value_bits,
-            scale: DecimalScale(u32::from(point.scale)),
-            factor: DecimalScale(u32::from(point.scale)).factor(),
-            ints: point.ints,
+            scale,
+            factor: scale.factor(),
+            ints,
             window: ReadWindow {
                 trailing: u32::from(point.window_trailing),
                 significant: u32::from(point.window_significant),
@@ -698,13 +722,19 @@ impl<'a> ChunkSamples<'a> {
 
     /// The state after the last sample returned.
     fn resume_point(&self) -> ResumePoint {
+        let (ints_kind, ints_word) = match self.ints {
+            IntTrack::Known { delta, .. } => (IntKind::Known, delta as u64),
+            IntTrack::NotInt => (IntKind::NotInt, 0),
+            IntTrack::Pending { before } => (IntKind::Pending, before),
+        };
         // The narrowing casts cannot lose bits: a scale is below 7, a
         // window's counts at most 64, and a chunk's bits far below 2^32.
         ResumePoint {
             delta: self.delta,
             value_bits: self.value_bits,
-            ints: self.ints,
+            ints_word,
             pos: self.reader.position() as u32,
+            ints_kind,
             scale: self.scale.0 as u8,
             window_trailing: self.window.trailing as u8,
             window_significant: self.window.significant as u8,
@@ -1207,8 +1237,8 @@ mod tests {
                 let closed = head.freeze();
                 read(&|out, p| closed.extend_between(range, out, p), &mut points)?;
             }
-            prop_assert!(points.len <= MAX_RESUME_POINTS);
-            let times = &points.times[..points.len];
+            prop_assert!(points.len() <= MAX_RESUME_POINTS);
+            let times = &points.times[..points.len()];
             prop_assert!(times.windows(2).all(|w| w[0] < w[1]), "in time order: {:?}", times);
         }
 

@@ -20,6 +20,13 @@ pub(crate) type SeriesId = u64;
 /// query still decodes at most one chunk it does not need.
 pub(crate) const MAX_SAMPLES_PER_CHUNK: u32 = 240;
 
+/// With chunk files, a head is closed at Prometheus's 120 samples: a
+/// closed chunk's fixed cost is then on disk, and the heads are what is
+/// left in memory, 5,000 of them for a large target, all growing in
+/// step. A rule's `[2m]` then reads one chunk back from disk (page cache)
+/// per series, resuming inside it.
+const MAX_SAMPLES_PER_DISK_CHUNK: u32 = 120;
+
 /// ...or once it spans this long, so that sparse series still free memory
 /// in steps much smaller than the default one-hour retention.
 pub(crate) const MAX_CHUNK_SPAN_MS: i64 = 15 * 60 * 1000;
@@ -160,7 +167,11 @@ impl Series {
         }
         // A multiple rather than the count itself: a head that stayed open
         // because its chunk could not be written tries again a chunk later.
-        let head_full = data.head.count().is_multiple_of(MAX_SAMPLES_PER_CHUNK)
+        let chunk_samples = match files {
+            Some(_) => MAX_SAMPLES_PER_DISK_CHUNK,
+            None => MAX_SAMPLES_PER_CHUNK,
+        };
+        let head_full = data.head.count().is_multiple_of(chunk_samples)
             || t.saturating_sub(data.head.min_t()) >= MAX_CHUNK_SPAN_MS;
         // Closing a head can shrink the bytes: its buffer's spare capacity
         // is not copied into the closed chunk.
