@@ -349,88 +349,35 @@ impl SeriesData {
     /// [`Series::summarise_between`].
     fn extend_between(
         &mut self,
-        (mint, maxt): (i64, i64),
+        range: (i64, i64),
         out: &mut Vec<Sample>,
-        mut parts: Option<&mut Vec<Part>>,
+        parts: Option<&mut Vec<Part>>,
         files: Option<&ChunkFiles>,
     ) -> isize {
-        let head_overlaps = self.head.max_t() >= mint && self.head.min_t() <= maxt;
-        let mut from_disk = Vec::new();
-        self.closed
-            .read_from_disk(files, (mint, maxt), &mut from_disk);
-        // The chunk the range starts in, if it starts after that chunk's
-        // first sample: the next read of the same window resumes near mint.
-        let first_closed = from_disk
-            .first()
-            .or_else(|| self.closed.overlapping(mint, maxt).next());
-        let start_chunk = match first_closed {
-            Some(c) => Some(c.min_t),
-            None => head_overlaps.then(|| self.head.min_t()),
-        }
-        .filter(|&min_t| mint > min_t);
         let reads_before = self.reads_bytes();
-        // Only the chunk the range starts in uses and leaves resume points.
-        let resumed_chunk = start_chunk.filter(|&min_t| {
-            let reads = self.reads.get_or_insert_with(Box::default);
-            reads.keep_points_for(min_t)
-        });
+        let mut from_disk = Vec::new();
+        self.closed.read_from_disk(files, range, &mut from_disk);
         let SeriesData {
             closed,
             head,
             reads,
-            ..
         } = self;
-        let closed = from_disk.iter().chain(closed.overlapping(mint, maxt));
-        let head = head_overlaps.then_some(&*head);
-        // Sized for the samples the range is expected to hold, from each
-        // chunk's count and the part of its time span the range covers:
-        // growing the vector while decoding costs more than the decoding,
-        // and sizing it for whole chunks made a rule over thousands of
-        // series hold twice the memory it needs (which glibc then keeps).
-        let summarising = parts.is_some();
-        let summarised = |c: &ClosedChunk| summarising && c.min_t >= mint && c.max_t <= maxt;
-        let capacity = closed
-            .clone()
-            .filter(|c| !summarised(c))
-            .map(|c| expected_in((mint, maxt), c.min_t, c.max_t, c.count as usize))
-            .sum::<usize>()
-            + head.map_or(0, |h| {
-                expected_in((mint, maxt), h.min_t(), h.max_t(), h.count() as usize)
-            });
-        out.reserve(capacity);
-        let mut passed_maxt = false;
-        // Where the samples decoded since the last summary start.
-        let mut run_start = out.len();
-        for chunk in closed {
-            if let (Some(parts), true) = (parts.as_deref_mut(), summarised(chunk)) {
-                let summary = reads.get_or_insert_with(Box::default).summary(chunk, out);
-                if out.len() > run_start {
-                    parts.push(Part::Decoded { end: out.len() });
-                    run_start = out.len();
-                }
-                parts.extend(summary.map(Part::Summary));
-                continue;
-            }
-            let points = reads
-                .as_deref_mut()
-                .filter(|_| resumed_chunk == Some(chunk.min_t))
-                .and_then(|r| r.points(chunk.min_t));
-            passed_maxt = chunk.extend_between((mint, maxt), out, points);
-            if passed_maxt {
-                break;
-            }
-        }
-        if let (false, Some(head)) = (passed_maxt, head) {
-            let points = reads
-                .as_deref_mut()
-                .filter(|_| resumed_chunk == Some(head.min_t()))
-                .and_then(|r| r.points(head.min_t()));
-            head.extend_between((mint, maxt), out, points);
-        }
-        if let Some(parts) = parts {
-            if out.len() > run_start {
-                parts.push(Part::Decoded { end: out.len() });
-            }
+        // A series' closed chunks are all in memory or all on disk: one
+        // of the two is empty. Two calls rather than one over both chained
+        // keep the chunks in memory on the iterator they had before there
+        // were chunk files (3 % of the PromQL batch's instructions).
+        if from_disk.is_empty() {
+            let (mint, maxt) = range;
+            read_chunks(
+                closed.overlapping(mint, maxt),
+                head,
+                reads,
+                range,
+                out,
+                parts,
+            );
+        } else {
+            read_chunks(from_disk.iter(), head, reads, range, out, parts);
         }
         self.reads_bytes() as isize - reads_before as isize
     }
@@ -466,6 +413,83 @@ impl SeriesData {
         self.head = HeadChunk::new(t, v);
         let after = closed_bytes + self.closed.list_bytes() + self.head.heap_bytes();
         Ok(after as isize - before as isize)
+    }
+}
+
+/// Appends the samples in `(mint, maxt)` of the `closed` chunks
+/// overlapping it (oldest first) and of the head; see
+/// [`SeriesData::extend_between`].
+fn read_chunks<'c>(
+    closed: impl Iterator<Item = &'c ClosedChunk> + Clone,
+    head: &HeadChunk,
+    reads: &mut Option<Box<ReadState>>,
+    (mint, maxt): (i64, i64),
+    out: &mut Vec<Sample>,
+    mut parts: Option<&mut Vec<Part>>,
+) {
+    let head_overlaps = head.max_t() >= mint && head.min_t() <= maxt;
+    // The chunk the range starts in, if it starts after that chunk's
+    // first sample: the next read of the same window resumes near mint.
+    let start_chunk = match closed.clone().next() {
+        Some(c) => Some(c.min_t),
+        None => head_overlaps.then(|| head.min_t()),
+    }
+    .filter(|&min_t| mint > min_t);
+    // Only the chunk the range starts in uses and leaves resume points.
+    let resumed_chunk = start_chunk.filter(|&min_t| {
+        let reads = reads.get_or_insert_with(Box::default);
+        reads.keep_points_for(min_t)
+    });
+    let head = head_overlaps.then_some(head);
+    // Sized for the samples the range is expected to hold, from each
+    // chunk's count and the part of its time span the range covers:
+    // growing the vector while decoding costs more than the decoding,
+    // and sizing it for whole chunks made a rule over thousands of
+    // series hold twice the memory it needs (which glibc then keeps).
+    let summarising = parts.is_some();
+    let summarised = |c: &ClosedChunk| summarising && c.min_t >= mint && c.max_t <= maxt;
+    let capacity = closed
+        .clone()
+        .filter(|c| !summarised(c))
+        .map(|c| expected_in((mint, maxt), c.min_t, c.max_t, c.count as usize))
+        .sum::<usize>()
+        + head.map_or(0, |h| {
+            expected_in((mint, maxt), h.min_t(), h.max_t(), h.count() as usize)
+        });
+    out.reserve(capacity);
+    let mut passed_maxt = false;
+    // Where the samples decoded since the last summary start.
+    let mut run_start = out.len();
+    for chunk in closed {
+        if let (Some(parts), true) = (parts.as_deref_mut(), summarised(chunk)) {
+            let summary = reads.get_or_insert_with(Box::default).summary(chunk, out);
+            if out.len() > run_start {
+                parts.push(Part::Decoded { end: out.len() });
+                run_start = out.len();
+            }
+            parts.extend(summary.map(Part::Summary));
+            continue;
+        }
+        let points = reads
+            .as_deref_mut()
+            .filter(|_| resumed_chunk == Some(chunk.min_t))
+            .and_then(|r| r.points(chunk.min_t));
+        passed_maxt = chunk.extend_between((mint, maxt), out, points);
+        if passed_maxt {
+            break;
+        }
+    }
+    if let (false, Some(head)) = (passed_maxt, head) {
+        let points = reads
+            .as_deref_mut()
+            .filter(|_| resumed_chunk == Some(head.min_t()))
+            .and_then(|r| r.points(head.min_t()));
+        head.extend_between((mint, maxt), out, points);
+    }
+    if let Some(parts) = parts {
+        if out.len() > run_start {
+            parts.push(Part::Decoded { end: out.len() });
+        }
     }
 }
 
