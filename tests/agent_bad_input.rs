@@ -180,10 +180,9 @@ fn invalid_values_name_the_key_and_the_agent_does_not_start() {
     assert!(ok, "{stdout_or_err}");
 }
 
-#[test]
-fn a_locked_data_dir_is_a_clear_error() {
-    let first = Agent::start("host:\n  enabled: false\n");
-    let data_dir = first.dir.path().join("data");
+/// Runs `opsdeck agent` with `data_dir`, expects it to fail, and returns
+/// what it printed on stderr.
+fn agent_fails_to_start_with(data_dir: &std::path::Path) -> String {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("agent.yaml");
     std::fs::write(
@@ -199,8 +198,15 @@ fn a_locked_data_dir_is_a_clear_error() {
         .arg(&path)
         .output()
         .expect("run opsdeck");
-    let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn a_locked_data_dir_is_a_clear_error() {
+    let first = Agent::start("host:\n  enabled: false\n");
+    let data_dir = first.dir.path().join("data");
+    let stderr = agent_fails_to_start_with(&data_dir);
     assert!(
         stderr.contains("in use by another opsdeck agent"),
         "{stderr}"
@@ -228,22 +234,7 @@ fn a_chunk_directory_that_cannot_be_made_is_a_clear_error() {
     std::fs::create_dir(&data_dir).expect("data dir");
     // A file where the directory should be.
     std::fs::write(data_dir.join("chunks"), b"not a directory").expect("write file");
-    let path = dir.path().join("agent.yaml");
-    std::fs::write(
-        &path,
-        format!(
-            "listen:\n  address: 127.0.0.1:0\ndata_dir: {}\n",
-            data_dir.display()
-        ),
-    )
-    .expect("write config");
-    let output = Command::new(env!("CARGO_BIN_EXE_opsdeck"))
-        .args(["agent", "--config"])
-        .arg(&path)
-        .output()
-        .expect("run opsdeck");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success());
+    let stderr = agent_fails_to_start_with(&data_dir);
     let expected = format!(
         "cannot use {} for the series store's chunks",
         data_dir.join("chunks").display()
