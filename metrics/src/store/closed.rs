@@ -1,5 +1,6 @@
-//! The closed chunks of one series, oldest first, with the newest held
-//! inline in the series rather than in the list of the older ones.
+//! The closed chunks of one series, oldest first: in memory, with the
+//! newest held inline in the series rather than in the list of the older
+//! ones, or in the store's chunk files, reached through the newest.
 //!
 //! Nearly every read is a short window at the end of a series (a rule's
 //! `[5m]`), which starts in the head or in the newest closed chunk. With

@@ -1,7 +1,8 @@
-//! The in-memory series store: recent samples of every series in
-//! Gorilla-compressed chunks, with a retention window, Prometheus staleness
-//! markers for scrapes, and a memory cap with a stated eviction policy.
-//! `docs/store.md` is the user-facing description.
+//! The series store: recent samples of every series in Gorilla-compressed
+//! chunks, with a retention window, Prometheus staleness markers for
+//! scrapes, and a memory cap with a stated eviction policy. Closed chunks
+//! are kept in memory, or in files (`disk.rs`) with only each series' open
+//! head in memory. `docs/store.md` is the user-facing description.
 //!
 //! Concurrency: the index sits behind one `RwLock` that is held only for
 //! lookups and for creating or removing series; each series' chunks sit
