@@ -11,7 +11,7 @@
 use std::collections::VecDeque;
 use std::mem::size_of;
 
-use super::chunk::ClosedChunk;
+use super::chunk::{ClosedChunk, HeadChunk};
 use super::disk::{ChunkFiles, DiskChunk};
 
 #[derive(Debug)]
@@ -66,16 +66,19 @@ impl ClosedChunks {
         self.in_memory().0.capacity() * size_of::<ClosedChunk>()
     }
 
-    /// Keeps `chunk`, in memory or, given chunk files, in them; returns
-    /// the heap bytes it holds here. A series' chunks are all in one
-    /// place: files are given to every push of a store, or to none.
+    /// Keeps the full `head` as a closed chunk, a copy in memory or,
+    /// given chunk files, written to them straight from the head's
+    /// buffer; returns the heap bytes it holds here. A series' chunks are
+    /// all in one place: files are given to every push of a store, or to
+    /// none.
     pub(crate) fn push(
         &mut self,
-        chunk: ClosedChunk,
+        head: &HeadChunk,
         files: Option<&ChunkFiles>,
     ) -> Result<usize, NotWritten> {
         match (self, files) {
             (ClosedChunks::InMemory { older, newest }, None) => {
+                let chunk = head.freeze();
                 let bytes = chunk.heap_bytes();
                 if let Some(previous) = newest.replace(chunk) {
                     older.push_back(previous);
@@ -87,7 +90,7 @@ impl ClosedChunks {
                     ClosedChunks::OnDisk(previous) => previous.as_ref(),
                     ClosedChunks::InMemory { .. } => None,
                 };
-                let written = files.write(&chunk, previous).map_err(|_| NotWritten)?;
+                let written = files.write(head, previous).map_err(|_| NotWritten)?;
                 *closed = ClosedChunks::OnDisk(Some(written));
                 Ok(0)
             }
@@ -179,13 +182,13 @@ mod tests {
     use super::*;
     use crate::store::chunk::HeadChunk;
 
-    /// A closed chunk of samples at `ts`.
-    fn chunk(ts: &[i64]) -> ClosedChunk {
+    /// A full head of samples at `ts`.
+    fn chunk(ts: &[i64]) -> HeadChunk {
         let mut head = HeadChunk::new(ts[0], 1.0);
         for &t in &ts[1..] {
             head.append(t, 1.0);
         }
-        head.freeze()
+        head
     }
 
     fn starts<'a>(chunks: impl Iterator<Item = &'a ClosedChunk>) -> Vec<i64> {
@@ -200,7 +203,7 @@ mod tests {
             Vec::<i64>::new()
         );
         for start in [0, 100, 200, 300] {
-            closed.push(chunk(&[start, start + 50]), None).ok();
+            closed.push(&chunk(&[start, start + 50]), None).ok();
         }
         assert_eq!(closed.len(), 4);
         assert_eq!(starts(closed.iter()), [0, 100, 200, 300]);

@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::RwLock;
 
-use super::chunk::ClosedChunk;
+use super::chunk::{ClosedChunk, HeadChunk};
 use super::series::Freed;
 
 /// A segment takes no more chunks once it holds this many bytes: small
@@ -162,20 +162,18 @@ impl ChunkFiles {
         self.errors.load(Ordering::Relaxed)
     }
 
-    /// Writes `chunk`, whose series' previous chunk on disk is `previous`.
+    /// Writes the full head `chunk` as a closed chunk, whose series'
+    /// previous chunk on disk is `previous`.
     pub(crate) fn write(
         &self,
-        chunk: &ClosedChunk,
+        chunk: &HeadChunk,
         previous: Option<&DiskChunk>,
     ) -> io::Result<DiskChunk> {
         self.counting_errors(self.try_write(chunk, previous))
     }
 
-    fn try_write(
-        &self,
-        chunk: &ClosedChunk,
-        previous: Option<&DiskChunk>,
-    ) -> io::Result<DiskChunk> {
+    fn try_write(&self, chunk: &HeadChunk, previous: Option<&DiskChunk>) -> io::Result<DiskChunk> {
+        let (min_t, max_t, count) = (chunk.min_t(), chunk.max_t(), chunk.count());
         let data = chunk.bytes();
         let len = u32::try_from(data.len()).map_err(|_| io::ErrorKind::InvalidInput)?;
         let mut segments = self.segments.write();
@@ -185,7 +183,7 @@ impl ChunkFiles {
             record,
         } = &mut *segments;
         record.clear();
-        record.extend_from_slice(&chunk.min_t.to_le_bytes());
+        record.extend_from_slice(&min_t.to_le_bytes());
         DiskChunk::encode(previous, record);
         record.extend_from_slice(data);
         let record_len = record.len() as u64;
@@ -211,17 +209,17 @@ impl ChunkFiles {
         let offset = u32::try_from(segment.len).map_err(|_| io::ErrorKind::InvalidInput)?;
         segment.file.write_all_at(record, segment.len)?;
         segment.len += record_len;
-        segment.max_t = segment.max_t.max(chunk.max_t);
+        segment.max_t = segment.max_t.max(max_t);
         segment.chunks += 1;
-        segment.samples += u64::from(chunk.count);
+        segment.samples += u64::from(count);
         self.bytes.fetch_add(record_len, Ordering::Relaxed);
         let at = (u64::from(segment.id) << 32) | u64::from(offset);
         Ok(DiskChunk {
             at: NonZeroU64::new(at).ok_or(io::ErrorKind::InvalidData)?,
             len,
-            count: chunk.count,
-            min_t: chunk.min_t,
-            max_t: chunk.max_t,
+            count,
+            min_t,
+            max_t,
         })
     }
 
@@ -270,11 +268,12 @@ impl ChunkFiles {
         let read = segment.file.read_exact_at(&mut record, chunk.offset());
         drop(segments);
         self.counting_errors(read)?;
-        let (header, data) = record.split_at(HEADER_BYTES);
-        let (own_min_t, previous) = header.split_at(8);
+        let (own_min_t, previous) = record.split_at(8);
         let previous: &[u8; DESCRIPTOR_BYTES] = previous
-            .try_into()
-            .map_err(|_| io::Error::from(io::ErrorKind::InvalidData))?;
+            .get(..DESCRIPTOR_BYTES)
+            .and_then(|p| p.try_into().ok())
+            .ok_or(io::ErrorKind::InvalidData)?;
+        let previous = DiskChunk::decode(previous);
         if own_min_t != chunk.min_t.to_le_bytes() {
             let mismatch = io::Error::new(
                 io::ErrorKind::InvalidData,
@@ -287,9 +286,13 @@ impl ChunkFiles {
             );
             return self.counting_errors(Err(mismatch));
         }
+        // The data moved to the front of the buffer it was read into,
+        // rather than copied into a second one: reads are a rule's, every
+        // evaluation, thousands of series.
+        record.drain(..HEADER_BYTES);
         Ok(Some(Record {
-            data: Box::from(data),
-            previous: DiskChunk::decode(previous),
+            data: record.into_boxed_slice(),
+            previous,
         }))
     }
 
@@ -336,16 +339,15 @@ fn parse_segment_name(name: &str) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::chunk::HeadChunk;
     use crate::Sample;
 
-    /// A closed chunk of one sample a second from `start` to `end` (ms).
-    fn chunk(start: i64, end: i64) -> ClosedChunk {
+    /// A full head of one sample a second from `start` to `end` (ms).
+    fn chunk(start: i64, end: i64) -> HeadChunk {
         let mut head = HeadChunk::new(start, start as f64);
         for t in (start + 1000..=end).step_by(1000) {
             head.append(t, t as f64);
         }
-        head.freeze()
+        head
     }
 
     fn samples(chunks: &[ClosedChunk]) -> Vec<Sample> {
@@ -360,7 +362,7 @@ mod tests {
     fn a_series_reads_back_the_chunks_its_range_touches_oldest_first() {
         let dir = tempfile::tempdir().unwrap();
         let files = ChunkFiles::open(dir.path()).unwrap();
-        let originals: Vec<ClosedChunk> = (0..5)
+        let originals: Vec<HeadChunk> = (0..5)
             .map(|i| chunk(i * 100_000, i * 100_000 + 59_000))
             .collect();
         let mut newest = None;
@@ -372,6 +374,7 @@ mod tests {
         let newest = newest.unwrap();
         let mut out = Vec::new();
         files.read_overlapping(&newest, (i64::MIN, i64::MAX), &mut out);
+        let originals: Vec<ClosedChunk> = originals.iter().map(HeadChunk::freeze).collect();
         assert_eq!(samples(&out), samples(&originals));
         out.clear();
         files.read_overlapping(&newest, (150_000, 230_000), &mut out);
@@ -396,7 +399,7 @@ mod tests {
                 head.append(t + i * 1000, (t + i) as f64 * 1.000_000_1);
             }
             t += 240_000;
-            newest = Some(files.write(&head.freeze(), newest.as_ref()).unwrap());
+            newest = Some(files.write(&head, newest.as_ref()).unwrap());
         }
         let before = files.bytes();
         let oldest_kept = files.segments.read().list.get(2).map(|s| s.max_t).unwrap();

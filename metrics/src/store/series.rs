@@ -409,7 +409,7 @@ impl SeriesData {
         files: Option<&ChunkFiles>,
     ) -> Result<isize, NotWritten> {
         let before = self.closed.list_bytes() + self.head.heap_bytes();
-        let closed_bytes = self.closed.push(self.head.freeze(), files)?;
+        let closed_bytes = self.closed.push(&self.head, files)?;
         self.head = HeadChunk::new(t, v);
         let after = closed_bytes + self.closed.list_bytes() + self.head.heap_bytes();
         Ok(after as isize - before as isize)
