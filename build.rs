@@ -8,38 +8,39 @@
 //!   the list; set `OPSDECK_CODE_LAYOUT=0` to link without it. A symbol
 //!   marks where they end, so that the agent can give the pages of all its
 //!   other code back once it is up.
-//! - Relative relocations are packed (`-z pack-relative-relocs`, DT_RELR)
-//!   when the binary is built for the glibc it is built on and that glibc
-//!   is 2.36 or newer, the first to apply them: the dynamic loader reads
-//!   the table once at start-up, and packed it is about 10 KiB instead of
-//!   0.8 MiB that stayed mapped. Such a binary refuses to start on an
-//!   older glibc ("version `GLIBC_ABI_DT_RELR' not found"), so builds
-//!   meant for older systems are made on one, or with
-//!   `OPSDECK_PACK_RELOCS=0`.
+//! - Release builds on Linux are not position-independent (`-no-pie`):
+//!   a position-independent executable has its pointers in constant data
+//!   (vtables, panic locations, string tables: about 0.6 MiB) written at
+//!   start-up, which makes every such page the process's own copy,
+//!   resident for good. Not position-independent, those pages stay the
+//!   file's, and the agent gives back the ones it does not use. The
+//!   price is that the executable itself loads at a fixed address (no
+//!   address-space layout randomisation for its code; libraries, heap
+//!   and stacks are still randomised), as Go binaries such as
+//!   node_exporter are (Debian's too). `OPSDECK_PIE=1` builds a
+//!   position-independent one.
 
 use std::env;
 use std::path::Path;
-use std::process::Command;
-
-/// The first glibc whose dynamic loader applies DT_RELR.
-const RELR_GLIBC: (u32, u32) = (2, 36);
 
 fn main() {
     println!("cargo:rerun-if-changed=layout/hot-text.ld");
     println!("cargo:rerun-if-env-changed=OPSDECK_CODE_LAYOUT");
-    println!("cargo:rerun-if-env-changed=OPSDECK_PACK_RELOCS");
+    println!("cargo:rerun-if-env-changed=OPSDECK_PIE");
     println!("cargo::rustc-check-cfg=cfg(opsdeck_hot_text)");
     let linux = env::var("CARGO_CFG_TARGET_OS").is_ok_and(|os| os == "linux");
     if !linux {
         return;
     }
-    link_hot_code_first();
-    pack_relative_relocations();
+    let release = env::var("PROFILE").is_ok_and(|p| p == "release");
+    if release {
+        link_hot_code_first();
+        link_position_dependent();
+    }
 }
 
 fn link_hot_code_first() {
-    let release = env::var("PROFILE").is_ok_and(|p| p == "release");
-    if !release || disabled("OPSDECK_CODE_LAYOUT") {
+    if disabled("OPSDECK_CODE_LAYOUT") {
         return;
     }
     let Ok(root) = env::var("CARGO_MANIFEST_DIR") else {
@@ -54,30 +55,13 @@ fn link_hot_code_first() {
     }
 }
 
-fn pack_relative_relocations() {
-    let native = env::var("HOST").ok() == env::var("TARGET").ok();
-    let gnu = env::var("CARGO_CFG_TARGET_ENV").is_ok_and(|e| e == "gnu");
-    if !native || !gnu || disabled("OPSDECK_PACK_RELOCS") {
+fn link_position_dependent() {
+    if env::var("OPSDECK_PIE").is_ok_and(|v| v == "1") {
         return;
     }
-    if host_glibc().is_some_and(|version| version >= RELR_GLIBC) {
-        println!("cargo:rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
-    }
+    println!("cargo:rustc-link-arg-bins=-no-pie");
 }
 
 fn disabled(variable: &str) -> bool {
     env::var(variable).is_ok_and(|v| v == "0")
-}
-
-/// The build host's glibc version, from `getconf GNU_LIBC_VERSION`
-/// ("glibc 2.36"); None where that is not glibc or cannot be told.
-fn host_glibc() -> Option<(u32, u32)> {
-    let output = Command::new("getconf")
-        .arg("GNU_LIBC_VERSION")
-        .output()
-        .ok()?;
-    let text = String::from_utf8(output.stdout).ok()?;
-    let version = text.trim().strip_prefix("glibc ")?;
-    let mut parts = version.split('.').map(|part| part.parse::<u32>().ok());
-    Some((parts.next()??, parts.next()??))
 }

@@ -56,89 +56,178 @@ pub fn agent_runtime() -> std::io::Result<tokio::runtime::Runtime> {
         .build()
 }
 
-/// Gives the pages wholly inside `start..end` of this process's code back
-/// to the kernel: they stop counting in the agent's resident memory, and
-/// should any of that code run again its pages are read back in, from the
-/// page cache or the file. Returns the bytes released.
+#[cfg(target_os = "linux")]
+fn page_size() -> std::io::Result<usize> {
+    // SAFETY: sysconf has no preconditions.
+    usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) })
+        .map_err(|_| std::io::Error::last_os_error())
+}
+
+/// # Safety
+/// `start..start + len` must be this process's memory, and `advice` one
+/// that does not change its contents, or that the caller has made safe.
+#[cfg(target_os = "linux")]
+unsafe fn advise(start: usize, len: usize, advice: libc::c_int) -> std::io::Result<()> {
+    // SAFETY: as the caller promised.
+    if unsafe { libc::madvise(start as *mut libc::c_void, len, advice) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Gives the pages wholly inside `start..end` back to the kernel: they
+/// stop counting in the process's resident memory, and should any of them
+/// be used again it is read back in, from the page cache or the file.
+/// Returns the bytes released.
 ///
 /// # Safety
-/// `start..end` must lie within a private, read-only mapping of a file
-/// none of whose pages were ever written, so that the kernel can read
-/// them back from the file: released pages of written or anonymous memory
-/// would come back as the file's bytes or as zeroes.
+/// `start..end` must lie within a private, read-only mapping of a file,
+/// none of whose pages in that range is a private copy (written, or
+/// anonymous), so that the kernel can read them back from the file:
+/// released copies would come back as the file's bytes or as zeroes.
 #[cfg(target_os = "linux")]
 unsafe fn release_file_pages(start: usize, end: usize) -> std::io::Result<usize> {
-    // SAFETY: sysconf has no preconditions.
-    let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) })
-        .map_err(|_| std::io::Error::last_os_error())?;
+    let page = page_size()?;
     let first = start.next_multiple_of(page);
     let last = end - end % page;
     if last <= first {
         return Ok(0);
     }
-    // SAFETY: the caller promises a read-only file mapping, which
-    // MADV_DONTNEED only unmaps; later accesses fault the same bytes back.
-    let released = unsafe {
-        libc::madvise(
-            first as *mut libc::c_void,
-            last - first,
-            libc::MADV_DONTNEED,
-        )
-    };
-    if released != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
+    // SAFETY: the caller promises file pages of a read-only mapping,
+    // which MADV_DONTNEED only unmaps; later accesses fault the same
+    // bytes back.
+    unsafe { advise(first, last - first, libc::MADV_DONTNEED) }?;
     Ok(last - first)
 }
 
-/// Releases the code this process maps but mostly no longer runs: every
-/// shared library's (the kernel maps code 64 KiB or a page-cache folio at
-/// a time around each page touched, so a handful of functions keep most
-/// of a library resident) and the executable's own from `own_hot_end` on
-/// (the code `scripts/code-layout` found only start-up runs, and the code
-/// it never saw run). `None` leaves the executable alone. Returns the
-/// bytes released.
+/// Gives back the pages this process maps read-only from files and no
+/// longer uses: the shared libraries' code and constants, the
+/// executable's constants, and its code from `own_hot_end` on (the code
+/// `scripts/code-layout` found only start-up runs, and the code it never
+/// saw run; `None` keeps all of the executable's code). Returns the bytes
+/// released.
 ///
-/// Only private, read-only, executable file mappings with no anonymous
-/// page are touched: a library whose code was relocated in place (text
-/// relocations) has written, anonymous pages, which must stay.
+/// Start-up runs far more code than the agent's steady state (config,
+/// database, rule parsing, the first scrape's new series) and reads
+/// constants all over the executable, and the kernel maps a file's pages
+/// 64 KiB at a time around each page touched, from whatever the page cache
+/// holds around it. So the executable's constants are also dropped from
+/// the page cache (the pages no other process maps) and marked for random
+/// access (no read-ahead): what comes back is the pages the agent reads.
+/// Code is left in the page cache: kernels from 6.16 read code ahead even
+/// when told not to, and code read back 64 KiB around each page from the
+/// page cache came back smaller than code read back cold.
+///
+/// Pages that are this process's private copies (relocated data, which a
+/// position-independent executable has much of) stay: releasing them
+/// would bring back the file's bytes instead.
 #[cfg(target_os = "linux")]
-pub fn release_idle_code(own_hot_end: Option<usize>) -> std::io::Result<usize> {
+pub fn release_mapped_file_pages(own_hot_end: Option<usize>) -> std::io::Result<usize> {
     use procfs::process::{MMPermissions, MMapPath, Process};
-    let maps = Process::myself()
-        .and_then(|process| process.smaps())
-        .map_err(std::io::Error::other)?;
-    let own_code = release_idle_code as *const () as usize;
+    let process = Process::myself().map_err(std::io::Error::other)?;
+    let maps = process.maps().map_err(std::io::Error::other)?;
+    let mut pagemap = process.pagemap().map_err(std::io::Error::other)?;
+    let page = page_size()?;
+    let own_code = release_mapped_file_pages as *const () as u64;
+    let own_file = maps
+        .iter()
+        .find(|map| (map.address.0..map.address.1).contains(&own_code))
+        .map(|map| (map.dev, map.inode));
+    let executable = std::fs::File::open("/proc/self/exe")?;
     let mut released = 0;
-    for map in maps {
-        let code = map
+    for map in &maps {
+        let read_only = map
             .perms
-            .contains(MMPermissions::EXECUTE | MMPermissions::PRIVATE)
+            .contains(MMPermissions::READ | MMPermissions::PRIVATE)
             && !map.perms.contains(MMPermissions::WRITE);
-        let pristine = map.extension.map.get("Anonymous") == Some(&0);
-        if !code || !pristine || !matches!(map.pathname, MMapPath::Path(_)) {
+        if !read_only || !matches!(map.pathname, MMapPath::Path(_)) {
             continue;
         }
-        let (Ok(start), Ok(end)) = (
+        let (Ok(map_start), Ok(end), Ok(offset)) = (
             usize::try_from(map.address.0),
             usize::try_from(map.address.1),
+            i64::try_from(map.offset),
         ) else {
             continue;
         };
-        let mapping = start..end;
-        let idle = if !mapping.contains(&own_code) {
-            mapping
-        } else {
+        let mut start = map_start;
+        let code = map.perms.contains(MMPermissions::EXECUTE);
+        let own = own_file == Some((map.dev, map.inode));
+        if own && code {
             match own_hot_end {
-                Some(hot_end) if mapping.contains(&hot_end) => hot_end..end,
-                _ => continue,
+                Some(hot_end) => start = start.max(hot_end.next_multiple_of(page)),
+                None => continue,
             }
-        };
-        // SAFETY: a private, read-only mapping of a file with no anonymous
-        // page, which is what release_file_pages needs.
-        released += unsafe { release_file_pages(idle.start, idle.end) }?;
+        }
+        if start >= end {
+            continue;
+        }
+        let pages = pagemap
+            .get_range_info(start / page..end / page)
+            .map_err(std::io::Error::other)?;
+        if !code {
+            // SAFETY: marking our own memory for random access changes
+            // only how the kernel reads it in.
+            unsafe { advise(start, end - start, libc::MADV_RANDOM) }?;
+        }
+        for run in file_page_runs(&pages) {
+            // SAFETY: a read-only private mapping (nothing writes to it,
+            // so its pages stay as they are), and none of the pages in
+            // the run is a private copy.
+            released +=
+                unsafe { release_file_pages(start + run.start * page, start + run.end * page) }?;
+        }
+        if own && !code {
+            let file_bytes = |bytes: usize| i64::try_from(bytes).map_err(std::io::Error::other);
+            drop_from_page_cache(
+                &executable,
+                offset + file_bytes(start - map_start)?,
+                file_bytes(end - start)?,
+            )?;
+        }
     }
     Ok(released)
+}
+
+/// The runs of pages, by index, that hold no private copy: each is the
+/// file's page, or not mapped at all.
+#[cfg(target_os = "linux")]
+fn file_page_runs(
+    pages: &[procfs::process::PageInfo],
+) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+    use procfs::process::{MemoryPageFlags, PageInfo};
+    let private_copy = |info: &PageInfo| match info {
+        // Only anonymous memory is swapped: a private copy.
+        PageInfo::SwapPage(_) => true,
+        PageInfo::MemoryPage(flags) => {
+            flags.contains(MemoryPageFlags::PRESENT) && !flags.contains(MemoryPageFlags::FILE)
+        }
+    };
+    let mut index = 0;
+    std::iter::from_fn(move || {
+        while pages.get(index).is_some_and(private_copy) {
+            index += 1;
+        }
+        let start = index;
+        while pages.get(index).is_some_and(|p| !private_copy(p)) {
+            index += 1;
+        }
+        (index > start).then_some(start..index)
+    })
+}
+
+/// Drops the pages of `file` from `offset` on for `len` bytes that no
+/// process maps from the page cache.
+#[cfg(target_os = "linux")]
+fn drop_from_page_cache(file: &std::fs::File, offset: i64, len: i64) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: an advice on a file descriptor we hold open.
+    let status =
+        unsafe { libc::posix_fadvise(file.as_raw_fd(), offset, len, libc::POSIX_FADV_DONTNEED) };
+    if status != 0 {
+        return Err(std::io::Error::from_raw_os_error(status));
+    }
+    Ok(())
 }
 
 #[cfg(all(test, target_os = "linux"))]
@@ -262,7 +351,7 @@ mod tests {
     fn library_code_is_released_and_runs_again() {
         let strlen = libc::strlen as *const () as usize;
         let before = rss_kib_around(strlen);
-        let released = super::release_idle_code(None).expect("release");
+        let released = super::release_mapped_file_pages(None).expect("release");
         let after = rss_kib_around(strlen);
         assert!(released > 0);
         assert!(
@@ -271,5 +360,60 @@ mod tests {
         );
         let text = b"still runs\0";
         assert_eq!(unsafe { libc::strlen(text.as_ptr().cast()) }, 10);
+    }
+
+    #[test]
+    fn private_copies_in_read_only_mappings_survive_the_release() {
+        // As the dynamic loader leaves relocated data: a private file
+        // mapping written to, then made read-only.
+        let len = 8 * PAGE;
+        let mut file = tempfile::tempfile().expect("temp file");
+        file.write_all(&vec![1u8; len]).expect("write");
+        // SAFETY: a fresh private mapping of a file we hold open.
+        let address = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE,
+                file.as_raw_fd(),
+                0,
+            )
+        };
+        assert_ne!(address, libc::MAP_FAILED);
+        let bytes: *mut u8 = address.cast();
+        // SAFETY: pages 0..8 are mapped writable; page 2 gets a private
+        // copy, the others are read, so that they are the file's pages.
+        unsafe {
+            bytes.add(2 * PAGE).write(7);
+            for page in [0, 1, 3, 4, 5, 6, 7] {
+                assert_eq!(bytes.add(page * PAGE).read_volatile(), 1);
+            }
+            assert_eq!(libc::mprotect(address, len, libc::PROT_READ), 0);
+        }
+        let before = mapping_rss_kib(address as usize);
+        super::release_mapped_file_pages(None).expect("release");
+        let after = mapping_rss_kib(address as usize);
+        assert_eq!(before, 32);
+        assert_eq!(after, 4, "only the private copy stays resident");
+        // SAFETY: the mapping is `len` readable bytes.
+        let mapped = unsafe { std::slice::from_raw_parts(bytes, len) };
+        assert_eq!(mapped[2 * PAGE], 7, "the private copy keeps its write");
+        assert!(mapped.iter().filter(|b| **b != 1).count() == 1);
+        // SAFETY: unmapping our own mapping; `mapped` is not used after.
+        unsafe { libc::munmap(address, len) };
+    }
+
+    #[test]
+    fn runs_skip_private_copies_and_swapped_pages() {
+        use procfs::process::{MemoryPageFlags, PageInfo, SwapPageFlags};
+        let file = PageInfo::MemoryPage(MemoryPageFlags::PRESENT | MemoryPageFlags::FILE);
+        let unmapped = PageInfo::MemoryPage(MemoryPageFlags::empty());
+        let copy = PageInfo::MemoryPage(MemoryPageFlags::PRESENT);
+        let swapped = PageInfo::SwapPage(SwapPageFlags::SWAP);
+        let pages = [copy, file, unmapped, copy, swapped, file, file];
+        let runs: Vec<_> = super::file_page_runs(&pages).collect();
+        assert_eq!(runs, vec![1..3, 5..7]);
+        assert_eq!(super::file_page_runs(&[copy, swapped]).count(), 0);
     }
 }

@@ -1,4 +1,5 @@
-//! Gives back the pages of code the agent no longer runs once it is up.
+//! Gives back the pages of code and constants the agent no longer uses
+//! once it is up.
 //!
 //! Release builds link the functions the agent runs after start-up first,
 //! up to the symbol `__opsdeck_hot_text_end` (`layout/hot-text.ld`, made
@@ -12,8 +13,13 @@
 //! libgcc): the kernel maps a file's code 64 KiB or a page-cache folio at
 //! a time around each page touched, so the few functions the agent calls
 //! after start-up kept about 1.5 MiB of those libraries resident, most of
-//! it touched only while starting. Whatever of any released code runs
-//! again, the kernel reads back in, from the page cache or the file.
+//! it touched only while starting. And so are the read-only data of the
+//! executable and of the libraries (constants, tables, unwinding data),
+//! which start-up reads all over: the executable's is also dropped from
+//! the page cache, so that what the agent reads again comes back a page at
+//! a time (the executable's data with pointers in it too, since release
+//! builds are not position-independent: see `build.rs`). Whatever of any
+//! released page is used again, the kernel reads back in.
 
 use std::time::Duration;
 
@@ -26,7 +32,7 @@ pub const RELEASE_AFTER: Duration = Duration::from_secs(5);
 /// Releases the idle code's pages; on systems other than Linux, nothing.
 pub fn release() {
     #[cfg(target_os = "linux")]
-    match opsdeck_agent::memory::release_idle_code(hot_code_end()) {
+    match opsdeck_agent::memory::release_mapped_file_pages(hot_code_end()) {
         Ok(bytes) => tracing::debug!(bytes, "released the idle code's pages"),
         Err(err) => tracing::debug!(%err, "cannot release the idle code's pages"),
     }
