@@ -129,12 +129,19 @@ impl RuleGroup {
     }
 
     /// Evaluates every rule in order at `ts` (milliseconds). A failing rule
-    /// records its error and the others still run.
+    /// records its error and the others still run; so does one whose
+    /// evaluation panics (a bug), so that one bad expression cannot stop
+    /// a node's alerting.
     pub fn eval(&mut self, ctx: &EvalContext<'_>, ts: i64) {
         let query_ts = ts - self.query_offset_ms;
         for entry in &mut self.rules {
             let started = std::time::Instant::now();
-            let result = eval_rule(&mut entry.rule, ctx, ts, query_ts, self.limit);
+            let rule = &mut entry.rule;
+            let result = contain_panic(|| eval_rule(rule, ctx, ts, query_ts, self.limit));
+            if let Err(err @ RuleError::Panicked(_)) = &result {
+                let rule = entry.rule.name();
+                tracing::error!(group = %self.name, rule, %err, "rule evaluation failed");
+            }
             entry.last_eval = Some(ts);
             entry.last_duration_s = started.elapsed().as_secs_f64();
             match result {
@@ -157,6 +164,22 @@ impl RuleGroup {
         }
         self.last_eval = Some(ts);
     }
+}
+
+/// Runs one rule's evaluation, turning a panic into the rule's error. The
+/// panic may leave what it interrupted half updated (the rule's alerts,
+/// the read state of a series being read; the store's locks do not
+/// poison): the price of the other rules going on, which beats a node
+/// without alerting until someone restarts its agent.
+fn contain_panic<T>(evaluate: impl FnOnce() -> Result<T, RuleError>) -> Result<T, RuleError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(evaluate)).unwrap_or_else(|payload| {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".to_string());
+        Err(RuleError::Panicked(message))
+    })
 }
 
 fn eval_rule(
@@ -182,5 +205,31 @@ fn eval_rule(
             };
             r.eval(result, ts, limit, &env)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{contain_panic, RuleError};
+
+    #[test]
+    fn a_panicking_evaluation_becomes_the_rules_error() {
+        let panicked = contain_panic::<()>(|| panic!("index out of bounds: the len is 0"));
+        assert_eq!(
+            panicked,
+            Err(RuleError::Panicked(
+                "index out of bounds: the len is 0".into()
+            ))
+        );
+        let formatted = contain_panic::<()>(|| panic!("series {} vanished", 7));
+        assert_eq!(
+            formatted.map_err(|e| e.to_string()),
+            Err("internal error: evaluation panicked: series 7 vanished".into())
+        );
+        assert_eq!(contain_panic(|| Ok(3)), Ok(3));
+        assert_eq!(
+            contain_panic::<()>(|| Err(RuleError::NotAVector)),
+            Err(RuleError::NotAVector)
+        );
     }
 }

@@ -30,6 +30,10 @@ pub enum RuleError {
     SeriesLimit { limit: usize, count: usize },
     #[error("{0} {1}")]
     Template(String, TemplateError),
+    /// A bug in opsdeck, not in the rule: the evaluation panicked. The
+    /// rule reports it and the other rules, and later evaluations, run.
+    #[error("internal error: evaluation panicked: {0}")]
+    Panicked(String),
 }
 
 impl From<QueryError> for RuleError {
