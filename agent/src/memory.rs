@@ -111,9 +111,10 @@ unsafe fn release_file_pages(start: usize, end: usize) -> std::io::Result<usize>
 /// database, rule parsing, the first scrape's new series) and reads
 /// constants all over the executable, and the kernel maps a file's pages
 /// 64 KiB at a time around each page touched, from whatever the page cache
-/// holds around it. So the executable's constants are also dropped from
-/// the page cache (the pages no other process maps) and marked for random
-/// access (no read-ahead): what comes back is the pages the agent reads.
+/// holds around it. So the released constants (the executable's and the
+/// libraries') are marked for random access (no read-ahead), and the
+/// executable's are also dropped from the page cache (the pages no other
+/// process maps): what comes back is the pages the agent reads.
 /// Code is left in the page cache: kernels from 6.16 read code ahead even
 /// when told not to, and dropping the code too left the agent's
 /// file-backed memory where it was (4.2 MiB both ways over ten minutes).
