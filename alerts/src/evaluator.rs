@@ -25,6 +25,9 @@ pub struct EvaluatorOptions {
     /// deployments; a simulation whose clock runs N times faster than real
     /// time (`opsdeck demo --speed N`) sets N so that alerts keep its pace.
     pub hold_speedup: f64,
+    /// See [`EvalContext::concurrency`]; by default the processors this
+    /// process may use.
+    pub concurrency: usize,
 }
 
 impl Default for EvaluatorOptions {
@@ -35,8 +38,14 @@ impl Default for EvaluatorOptions {
             external_url: String::new(),
             engine: Engine::default(),
             hold_speedup: 1.0,
+            concurrency: available_processors(),
         }
     }
+}
+
+/// The processors this process may run on, within its cgroup's CPU quota.
+fn available_processors() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
 }
 
 /// One alert with the group and rule it belongs to.
@@ -109,6 +118,7 @@ impl Evaluator {
             engine: &self.options.engine,
             external_labels: &self.options.external_labels,
             external_url: &self.options.external_url,
+            concurrency: self.options.concurrency,
         };
         let mut ran = 0;
         for group in &mut self.groups {

@@ -157,6 +157,12 @@ pub(super) fn validate(config: &AgentConfig) -> Result<(), ConfigError> {
             "must be a number of at least 1",
         ));
     }
+    if config.rules.concurrency == Some(0) {
+        return Err(ConfigError::invalid(
+            "rules.concurrency",
+            "must be at least 1",
+        ));
+    }
     validate_auth(config)?;
     let mut names = BTreeSet::new();
     for (i, target) in config.scrape.iter().enumerate() {
@@ -419,6 +425,16 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("scrape[1].name"), "{err}");
+    }
+
+    #[test]
+    fn rule_concurrency_is_at_least_one() {
+        let err = parse_str("rules:\n  concurrency: 0\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("rules.concurrency"), "{err}");
+        let config = parse_str("rules:\n  concurrency: 3\n").unwrap();
+        assert_eq!(config.rules.concurrency, Some(3));
     }
 
     #[test]

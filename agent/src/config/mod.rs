@@ -377,6 +377,10 @@ pub struct RulesConfig {
     /// in real deployments; `opsdeck demo --speed N` sets N so alerts keep
     /// pace with the simulation's faster clock.
     pub hold_speedup: f64,
+    /// How many threads evaluate a group's independent rules at once (the
+    /// evaluating one included); by default the processors the agent may
+    /// use, within its cgroup's CPU quota. 1 evaluates every rule in turn.
+    pub concurrency: Option<usize>,
 }
 
 impl Default for RulesConfig {
@@ -386,6 +390,7 @@ impl Default for RulesConfig {
             files: Vec::new(),
             interval: Duration::from_secs(15),
             hold_speedup: 1.0,
+            concurrency: None,
         }
     }
 }

@@ -245,15 +245,20 @@ impl AlertingRule {
     }
 }
 
+/// The series an alerting rule writes for each active alert, and for its
+/// `for` state.
+pub(super) const ALERTS_METRIC: &str = "ALERTS";
+pub(super) const ALERTS_FOR_STATE_METRIC: &str = "ALERTS_FOR_STATE";
+
 fn alerts_sample(alert: &Alert) -> (Labels, f64) {
     let mut labels = alert.labels.clone();
-    labels.set(METRIC_NAME, "ALERTS");
+    labels.set(METRIC_NAME, ALERTS_METRIC);
     labels.set("alertstate", alert.state.as_str());
     (labels, 1.0)
 }
 
 fn for_state_sample(alert: &Alert) -> (Labels, f64) {
     let mut labels = alert.labels.clone();
-    labels.set(METRIC_NAME, "ALERTS_FOR_STATE");
+    labels.set(METRIC_NAME, ALERTS_FOR_STATE_METRIC);
     (labels, (alert.active_at / 1000) as f64)
 }

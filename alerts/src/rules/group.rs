@@ -4,10 +4,15 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
 
 use opsdeck_metrics::promql::{Engine, Query};
 use opsdeck_metrics::{Labels, SeriesStore, STALE_NAN};
 
+use super::concurrent::run_all;
+use super::dependencies::independent_rules;
 use super::{
     query_vector, AlertingRule, RecordingRule, Rule, RuleError, StoreQuerier, TemplateEnv,
 };
@@ -30,7 +35,16 @@ pub struct EvalContext<'a> {
     pub engine: &'a Engine,
     pub external_labels: &'a BTreeMap<String, String>,
     pub external_url: &'a str,
+    /// How many of a group's independent rules may be queried at once, on
+    /// as many threads (the evaluating one included); 1 queries every rule
+    /// in turn.
+    pub concurrency: usize,
 }
+
+/// Independent rules whose last evaluations took less than this in all are
+/// queried in turn: starting a thread costs tens of microseconds, and a
+/// small group gains nothing from one.
+const CONCURRENT_FROM: Duration = Duration::from_millis(1);
 
 #[derive(Debug, Clone)]
 pub struct RuleGroup {
@@ -40,6 +54,9 @@ pub struct RuleGroup {
     query_offset_ms: i64,
     limit: usize,
     rules: Vec<RuleEntry>,
+    /// Per rule: whether it reads no rule's output and no rule reads its
+    /// own, so that its query may run beside the others'.
+    independent: Vec<bool>,
     last_eval: Option<i64>,
 }
 
@@ -89,12 +106,14 @@ impl RuleGroup {
                 previous_series: HashSet::new(),
             });
         }
+        let built: Vec<Rule> = rules.iter().map(|entry| entry.rule.clone()).collect();
         Ok(RuleGroup {
             name: spec.name.clone(),
             file: file.to_path_buf(),
             interval_ms: spec.interval.map_or(default_interval_ms, |d| d.millis()),
             query_offset_ms: spec.query_offset.map_or(0, |d| d.millis()),
             limit: spec.limit,
+            independent: independent_rules(&built),
             rules,
             last_eval: None,
         })
@@ -131,19 +150,22 @@ impl RuleGroup {
     /// Evaluates every rule in order at `ts` (milliseconds). A failing rule
     /// records its error and the others still run; so does one whose
     /// evaluation panics (a bug), so that one bad expression cannot stop
-    /// a node's alerting.
+    /// a node's alerting. Independent rules may be evaluated first, at the
+    /// same time (see [`EvalContext::concurrency`]); the series the rules
+    /// write go to the store in order all the same.
     pub fn eval(&mut self, ctx: &EvalContext<'_>, ts: i64) {
         let query_ts = ts - self.query_offset_ms;
-        for entry in &mut self.rules {
-            let started = std::time::Instant::now();
-            let rule = &mut entry.rule;
-            let result = contain_panic(|| eval_rule(rule, ctx, ts, query_ts, self.limit));
+        let limit = self.limit;
+        let ahead = self.eval_independent(ctx, ts, query_ts);
+        for (entry, ahead) in self.rules.iter_mut().zip(ahead) {
+            let Evaluated { result, took } =
+                ahead.unwrap_or_else(|| evaluate(&mut entry.rule, ctx, ts, query_ts, limit));
             if let Err(err @ RuleError::Panicked(_)) = &result {
                 let rule = entry.rule.name();
                 tracing::error!(group = %self.name, rule, %err, "rule evaluation failed");
             }
             entry.last_eval = Some(ts);
-            entry.last_duration_s = started.elapsed().as_secs_f64();
+            entry.last_duration_s = took.as_secs_f64();
             match result {
                 Ok(samples) => {
                     entry.last_error = None;
@@ -163,6 +185,62 @@ impl RuleGroup {
             }
         }
         self.last_eval = Some(ts);
+    }
+
+    /// Evaluates the independent rules on up to `ctx.concurrency` threads,
+    /// the costliest (by their last evaluation) first; one entry per rule,
+    /// `None` for those left to [`eval`](Self::eval). None runs ahead with
+    /// one thread, fewer than two independent rules, or too little work
+    /// to share.
+    fn eval_independent(
+        &mut self,
+        ctx: &EvalContext<'_>,
+        ts: i64,
+        query_ts: i64,
+    ) -> Vec<Option<Evaluated>> {
+        let mut evaluated: Vec<Option<Evaluated>> = self.rules.iter().map(|_| None).collect();
+        let limit = self.limit;
+        let mut jobs: Vec<(usize, f64, Mutex<&mut Rule>)> = self
+            .rules
+            .iter_mut()
+            .enumerate()
+            .zip(&self.independent)
+            .filter(|(_, &independent)| independent)
+            .map(|((at, entry), _)| (at, entry.last_duration_s, Mutex::new(&mut entry.rule)))
+            .collect();
+        let expected: f64 = jobs.iter().map(|(_, cost, _)| cost).sum();
+        if ctx.concurrency < 2 || jobs.len() < 2 || expected < CONCURRENT_FROM.as_secs_f64() {
+            return evaluated;
+        }
+        jobs.sort_by(|(_, a, _), (_, b, _)| b.total_cmp(a));
+        let results = run_all(&jobs, ctx.concurrency, |(_, _, rule)| {
+            evaluate(&mut rule.lock(), ctx, ts, query_ts, limit)
+        });
+        for ((at, ..), result) in jobs.into_iter().zip(results) {
+            evaluated[at] = result;
+        }
+        evaluated
+    }
+}
+
+/// A rule's evaluation, before what it wrote goes to the store.
+struct Evaluated {
+    result: Result<Vec<(Labels, f64)>, RuleError>,
+    took: Duration,
+}
+
+fn evaluate(
+    rule: &mut Rule,
+    ctx: &EvalContext<'_>,
+    ts: i64,
+    query_ts: i64,
+    limit: usize,
+) -> Evaluated {
+    let started = Instant::now();
+    let result = contain_panic(|| eval_rule(rule, ctx, ts, query_ts, limit));
+    Evaluated {
+        result,
+        took: started.elapsed(),
     }
 }
 
@@ -210,7 +288,134 @@ fn eval_rule(
 
 #[cfg(test)]
 mod tests {
-    use super::{contain_panic, RuleError};
+    use std::collections::BTreeMap;
+    use std::path::Path;
+
+    use opsdeck_metrics::promql::Engine;
+    use opsdeck_metrics::{Labels, Matcher, Queryable, SeriesStore, StoreConfig};
+
+    use super::{contain_panic, EvalContext, RuleError, RuleGroup};
+    use crate::rulefmt;
+
+    const RULES: &str = r#"
+groups:
+  - name: fleet
+    rules:
+      - record: job:requests:rate1m
+        expr: sum by (job) (rate(requests_total[1m]))
+      - alert: FewRequests
+        expr: job:requests:rate1m < 100
+      - alert: Busy
+        expr: rate(requests_total[1m]) > 1
+        for: 1m
+        annotations:
+          summary: "{{ $labels.instance }} serves {{ $value }}/s"
+      - alert: Deep
+        expr: max_over_time(queue_depth[2m]) > 40
+      - alert: Broken
+        expr: queue_depth / on() group_left count(queue_depth) > 1
+      - record: instance:queue:avg
+        expr: avg by (instance) (queue_depth)
+"#;
+
+    fn group() -> RuleGroup {
+        let path = Path::new("fleet.yml");
+        let file = rulefmt::parse_text(path, RULES).expect("valid rules");
+        RuleGroup::from_spec(path, &file.groups[0], 15_000).expect("valid group")
+    }
+
+    fn scrape(store: &SeriesStore, t: i64) {
+        for instance in 0..8 {
+            let i = instance as f64;
+            let instance = format!("node-{instance}");
+            let counter = Labels::from_pairs([
+                ("__name__", "requests_total"),
+                ("job", "bot"),
+                ("instance", instance.as_str()),
+            ]);
+            let _ = store.append(&counter, t, (t / 1000) as f64 * i * 0.5);
+            let depth =
+                Labels::from_pairs([("__name__", "queue_depth"), ("instance", instance.as_str())]);
+            let _ = store.append(&depth, t, (i * 7.0 + (t / 15_000) as f64) % 50.0);
+        }
+    }
+
+    /// What the group wrote and holds: every series in the store, with its
+    /// samples, and the alerts and errors of each rule.
+    fn outcome(store: &SeriesStore, group: &RuleGroup) -> String {
+        let any = [Matcher::regex("__name__", ".+").expect("valid regex")];
+        let mut series: Vec<String> = store
+            .select(&any, i64::MIN, i64::MAX)
+            .into_iter()
+            .map(|s| format!("{} {:?}", s.labels, s.samples))
+            .collect();
+        series.sort();
+        let rules = group.rules().iter().map(|entry| {
+            let alerts = match &entry.rule {
+                super::Rule::Alerting(rule) => format!("{:?}", rule.alerts()),
+                super::Rule::Recording(_) => String::new(),
+            };
+            format!("{} {:?} {alerts}", entry.rule.name(), entry.last_error)
+        });
+        series
+            .into_iter()
+            .chain(rules)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn independent_queries_run_ahead_and_the_outcome_is_that_of_rules_in_turn() {
+        let engine = Engine::default();
+        let external = BTreeMap::new();
+        let stores = [(); 2].map(|_| SeriesStore::new(StoreConfig::default()));
+        let mut groups = [group(), group()];
+        assert_eq!(
+            groups[0].independent,
+            [false, false, true, true, true, true],
+            "the recording rule and the alert on its output run in turn"
+        );
+        for tick in 0..12 {
+            let t = 1_700_000_000_000 + tick * 15_000;
+            for ((store, group), concurrency) in stores.iter().zip(&mut groups).zip([1, 3]) {
+                scrape(store, t);
+                // As if the last evaluation took long enough to share.
+                for entry in &mut group.rules {
+                    entry.last_duration_s = 0.01;
+                }
+                let ctx = EvalContext {
+                    store,
+                    engine: &engine,
+                    external_labels: &external,
+                    external_url: "",
+                    concurrency,
+                };
+                let ahead = group.clone().eval_independent(&ctx, t, t);
+                let ran_ahead: Vec<bool> = ahead.iter().map(Option::is_some).collect();
+                let expected = if concurrency == 1 {
+                    [false; 6]
+                } else {
+                    [false, false, true, true, true, true]
+                };
+                assert_eq!(ran_ahead, expected, "concurrency {concurrency}");
+                group.eval(&ctx, t);
+            }
+            assert_eq!(
+                outcome(&stores[0], &groups[0]),
+                outcome(&stores[1], &groups[1]),
+                "tick {tick}"
+            );
+        }
+        let written = outcome(&stores[1], &groups[1]);
+        for expected in [
+            "job:requests:rate1m",
+            "instance:queue:avg",
+            "ALERTS",
+            "Busy",
+        ] {
+            assert!(written.contains(expected), "{expected} in {written}");
+        }
+    }
 
     #[test]
     fn a_panicking_evaluation_becomes_the_rules_error() {

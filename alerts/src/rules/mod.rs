@@ -1,6 +1,8 @@
 //! Rules and rule groups: evaluation over the series store.
 
 mod alerting;
+mod concurrent;
+mod dependencies;
 mod group;
 mod recording;
 

@@ -129,6 +129,8 @@ fn run_group(
         engine: &engine,
         external_labels: &tg.external_labels,
         external_url: &tg.external_url,
+        // As promtool, in turn: a test's outcome never depends on timing.
+        concurrency: 1,
     };
     let test_name = if tg.name.is_empty() {
         String::new()

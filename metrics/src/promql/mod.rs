@@ -22,6 +22,7 @@ mod histogram;
 mod labels_out;
 pub(crate) mod math;
 mod range_functions;
+mod selected;
 mod selector;
 
 use crate::{Labels, Queryable, Sample};
@@ -71,6 +72,12 @@ impl Query {
 
     pub fn expr(&self) -> &promql_parser::parser::Expr {
         &self.expr
+    }
+
+    /// The metric names the query selects; `None` when a selector names
+    /// no single metric, so that the query could read any.
+    pub fn metric_names(&self) -> Option<std::collections::BTreeSet<String>> {
+        selected::metric_names(&self.expr)
     }
 }
 

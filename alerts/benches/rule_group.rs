@@ -1,0 +1,78 @@
+//! One evaluation of a rule group: the 50 alert expressions of the PromQL
+//! benchmark (`metrics/benches/promql.rs`) as alerting rules of one group,
+//! over the same 10,000 series holding 1 h of samples, each with a `for`
+//! hold, a label and a templated summary. An evaluation is what the agent
+//! does at every group interval: the queries, the alert states, the
+//! templates and the `ALERTS` series written back. Measured with the rules
+//! queried in turn (one thread) and with the independent rules' queries
+//! shared by two threads, as the agent runs them on two processors
+//! (`rules.concurrency`).
+//!
+//! Run: `cargo bench -p opsdeck-alerts --bench rule_group`
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use opsdeck_alerts::rulefmt;
+use opsdeck_alerts::rules::{EvalContext, RuleGroup};
+use opsdeck_metrics::promql::Engine;
+
+#[path = "../../metrics/benches/fleet/mod.rs"]
+mod fleet;
+
+use fleet::{store, ALERTS, NOW};
+
+/// The expressions as one group of alerting rules, in Prometheus's rule
+/// file format.
+fn rule_file() -> String {
+    let mut text = String::from("groups:\n  - name: fleet\n    interval: 15s\n    rules:\n");
+    for (i, expr) in ALERTS.iter().enumerate() {
+        // A JSON string is a YAML string: the expressions' quotes stay.
+        let expr = serde_json::to_string(expr).expect("a string serializes");
+        text.push_str(&format!(
+            "      - alert: FleetAlert{i:02}\n        expr: {expr}\n        for: 5m\n        \
+             labels:\n          severity: page\n        annotations:\n          \
+             summary: \"{{{{ $labels.instance }}}} is at {{{{ $value | humanize }}}}\"\n"
+        ));
+    }
+    text
+}
+
+fn bench(c: &mut Criterion) {
+    let store = store();
+    let path = Path::new("fleet.rules.yml");
+    let file = rulefmt::parse_text(path, &rule_file()).expect("the rule file is valid");
+    let group = RuleGroup::from_spec(path, &file.groups[0], 15_000).expect("the group is valid");
+    let engine = Engine::default();
+    let external_labels = BTreeMap::new();
+    for concurrency in [1, 2] {
+        let ctx = EvalContext {
+            store: &store,
+            engine: &engine,
+            external_labels: &external_labels,
+            external_url: "",
+            concurrency,
+        };
+        let mut group = group.clone();
+        // The first evaluation leaves the store's read state and each
+        // rule's duration, which decides whether its query is shared.
+        group.eval(&ctx, NOW);
+        let failed: Vec<_> = group
+            .rules()
+            .iter()
+            .filter_map(|r| {
+                r.last_error
+                    .as_ref()
+                    .map(|e| format!("{}: {e}", r.rule.name()))
+            })
+            .collect();
+        assert!(failed.is_empty(), "rules failed: {failed:?}");
+        let name =
+            format!("rule group: 50 alerting rules, 10k series, 1 h, {concurrency} thread(s)");
+        c.bench_function(&name, |b| b.iter(|| group.eval(&ctx, NOW)));
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
