@@ -1,4 +1,5 @@
-//! Runs a group's independent queries on several threads at once.
+//! Runs the evaluations of a group's independent rules on several threads
+//! at once.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;

@@ -11,7 +11,8 @@ use super::Rule;
 /// None is when a rule could read anything the group writes: a selector
 /// without one metric name, or one of `ALERTS` or `ALERTS_FOR_STATE`,
 /// which every alerting rule writes.
-pub(super) fn independent_rules(rules: &[Rule]) -> Vec<bool> {
+pub(super) fn independent_rules<'a>(rules: impl Iterator<Item = &'a Rule>) -> Vec<bool> {
+    let rules: Vec<&Rule> = rules.collect();
     let reads: Option<Vec<_>> = rules
         .iter()
         .map(|rule| {
@@ -65,7 +66,7 @@ mod tests {
                 "histogram_quantile(0.9, rate(latency_bucket[5m])) > 1",
             ),
         ];
-        assert_eq!(independent_rules(&rules), [false, false, true, true]);
+        assert_eq!(independent_rules(rules.iter()), [false, false, true, true]);
     }
 
     #[test]
@@ -74,7 +75,7 @@ mod tests {
             record("load:avg10m", "avg_over_time(load:avg10m[10m])"),
             alert("Down", "up == 0"),
         ];
-        assert_eq!(independent_rules(&rules), [false, true]);
+        assert_eq!(independent_rules(rules.iter()), [false, true]);
     }
 
     #[test]
@@ -89,7 +90,11 @@ mod tests {
                 alert("Any", reads_anything),
                 alert("Slow", "latency > 1"),
             ];
-            assert_eq!(independent_rules(&rules), [false; 3], "{reads_anything}");
+            assert_eq!(
+                independent_rules(rules.iter()),
+                [false; 3],
+                "{reads_anything}"
+            );
         }
     }
 }

@@ -35,14 +35,14 @@ pub struct EvalContext<'a> {
     pub engine: &'a Engine,
     pub external_labels: &'a BTreeMap<String, String>,
     pub external_url: &'a str,
-    /// How many of a group's independent rules may be queried at once, on
-    /// as many threads (the evaluating one included); 1 queries every rule
-    /// in turn.
+    /// How many of a group's independent rules may be evaluated at once,
+    /// on as many threads (the evaluating one included); 1 evaluates every
+    /// rule in turn.
     pub concurrency: usize,
 }
 
 /// Independent rules whose last evaluations took less than this in all are
-/// queried in turn: starting a thread costs tens of microseconds, and a
+/// evaluated in turn: starting a thread costs tens of microseconds, and a
 /// small group gains nothing from one.
 const CONCURRENT_FROM: Duration = Duration::from_millis(1);
 
@@ -55,7 +55,7 @@ pub struct RuleGroup {
     limit: usize,
     rules: Vec<RuleEntry>,
     /// Per rule: whether it reads no rule's output and no rule reads its
-    /// own, so that its query may run beside the others'.
+    /// own, so that it may be evaluated beside the others.
     independent: Vec<bool>,
     last_eval: Option<i64>,
 }
@@ -106,14 +106,13 @@ impl RuleGroup {
                 previous_series: HashSet::new(),
             });
         }
-        let built: Vec<Rule> = rules.iter().map(|entry| entry.rule.clone()).collect();
         Ok(RuleGroup {
             name: spec.name.clone(),
             file: file.to_path_buf(),
             interval_ms: spec.interval.map_or(default_interval_ms, |d| d.millis()),
             query_offset_ms: spec.query_offset.map_or(0, |d| d.millis()),
             limit: spec.limit,
-            independent: independent_rules(&built),
+            independent: independent_rules(rules.iter().map(|entry| &entry.rule)),
             rules,
             last_eval: None,
         })
@@ -365,7 +364,7 @@ groups:
     }
 
     #[test]
-    fn independent_queries_run_ahead_and_the_outcome_is_that_of_rules_in_turn() {
+    fn independent_rules_run_ahead_and_the_outcome_is_that_of_rules_in_turn() {
         let engine = Engine::default();
         let external = BTreeMap::new();
         let stores = [(); 2].map(|_| SeriesStore::new(StoreConfig::default()));
