@@ -32,12 +32,11 @@ const STATE_DOCUMENT: &str = "alerts";
 /// Loads the default pack (unless disabled) and the configured files.
 /// Every rule file error is reported, with its file and position.
 pub(crate) fn build_evaluator(config: &RulesConfig) -> Result<Evaluator, ConfigError> {
-    let defaults = EvaluatorOptions::default();
     let mut evaluator = Evaluator::new(EvaluatorOptions {
         default_interval_ms: config.interval.as_millis() as i64,
         hold_speedup: config.hold_speedup,
-        concurrency: config.concurrency.unwrap_or(defaults.concurrency),
-        ..defaults
+        concurrency: config.concurrency,
+        ..EvaluatorOptions::default()
     });
     let report = |key: String, errors: Vec<opsdeck_alerts::rulefmt::RuleFileError>| {
         let messages: Vec<String> = errors.iter().map(ToString::to_string).collect();

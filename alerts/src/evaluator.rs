@@ -25,8 +25,8 @@ pub struct EvaluatorOptions {
     /// deployments; a simulation whose clock runs N times faster than real
     /// time (`opsdeck demo --speed N`) sets N so that alerts keep its pace.
     pub hold_speedup: f64,
-    /// See [`EvalContext::concurrency`]; by default the processors this
-    /// process may use.
+    /// See [`EvalContext::concurrency`]; 1 (every rule in turn) by
+    /// default.
     pub concurrency: usize,
 }
 
@@ -38,14 +38,9 @@ impl Default for EvaluatorOptions {
             external_url: String::new(),
             engine: Engine::default(),
             hold_speedup: 1.0,
-            concurrency: available_processors(),
+            concurrency: 1,
         }
     }
-}
-
-/// The processors this process may run on, within its cgroup's CPU quota.
-fn available_processors() -> usize {
-    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
 }
 
 /// One alert with the group and rule it belongs to.

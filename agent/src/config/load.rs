@@ -157,7 +157,7 @@ pub(super) fn validate(config: &AgentConfig) -> Result<(), ConfigError> {
             "must be a number of at least 1",
         ));
     }
-    if config.rules.concurrency == Some(0) {
+    if config.rules.concurrency == 0 {
         return Err(ConfigError::invalid(
             "rules.concurrency",
             "must be at least 1",
@@ -434,7 +434,7 @@ mod tests {
             .to_string();
         assert!(err.contains("rules.concurrency"), "{err}");
         let config = parse_str("rules:\n  concurrency: 3\n").unwrap();
-        assert_eq!(config.rules.concurrency, Some(3));
+        assert_eq!(config.rules.concurrency, 3);
     }
 
     #[test]

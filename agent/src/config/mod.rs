@@ -378,9 +378,9 @@ pub struct RulesConfig {
     /// pace with the simulation's faster clock.
     pub hold_speedup: f64,
     /// How many threads evaluate a group's independent rules at once (the
-    /// evaluating one included); by default the processors the agent may
-    /// use, within its cgroup's CPU quota. 1 evaluates every rule in turn.
-    pub concurrency: Option<usize>,
+    /// evaluating one included). 1, the default, evaluates every rule in
+    /// turn: a sidecar keeps to one thread unless its rules need more.
+    pub concurrency: usize,
 }
 
 impl Default for RulesConfig {
@@ -390,7 +390,7 @@ impl Default for RulesConfig {
             files: Vec::new(),
             interval: Duration::from_secs(15),
             hold_speedup: 1.0,
-            concurrency: None,
+            concurrency: 1,
         }
     }
 }

@@ -41,10 +41,11 @@ pub struct EvalContext<'a> {
     pub concurrency: usize,
 }
 
-/// Independent rules whose last evaluations took less than this in all are
-/// evaluated in turn: starting a thread costs tens of microseconds, and a
-/// small group gains nothing from one.
-const CONCURRENT_FROM: Duration = Duration::from_millis(1);
+/// Independent rules are shared among threads only when that would save at
+/// least this much of an evaluation: a thread costs tens of microseconds
+/// to start, and the first one costs the agent a few hundred KiB of
+/// resident code (thread start-up in the loader and libc), for good.
+const WORTH_SHARING: Duration = Duration::from_millis(1);
 
 #[derive(Debug, Clone)]
 pub struct RuleGroup {
@@ -58,6 +59,9 @@ pub struct RuleGroup {
     /// own, so that it may be evaluated beside the others.
     independent: Vec<bool>,
     last_eval: Option<i64>,
+    /// Evaluations so far (saturating): the first one's durations include
+    /// one-time work, such as the store ranking series in label order.
+    evaluations: u32,
 }
 
 impl RuleGroup {
@@ -115,6 +119,7 @@ impl RuleGroup {
             independent: independent_rules(rules.iter().map(|entry| &entry.rule)),
             rules,
             last_eval: None,
+            evaluations: 0,
         })
     }
 
@@ -184,13 +189,15 @@ impl RuleGroup {
             }
         }
         self.last_eval = Some(ts);
+        self.evaluations = self.evaluations.saturating_add(1);
     }
 
     /// Evaluates the independent rules on up to `ctx.concurrency` threads,
     /// the costliest (by their last evaluation) first; one entry per rule,
     /// `None` for those left to [`eval`](Self::eval). None runs ahead with
-    /// one thread, fewer than two independent rules, or too little work
-    /// to share.
+    /// one thread, before the group has been evaluated twice, or when
+    /// sharing the rules' last durations among the threads would save less
+    /// than [`WORTH_SHARING`].
     fn eval_independent(
         &mut self,
         ctx: &EvalContext<'_>,
@@ -207,8 +214,8 @@ impl RuleGroup {
             .filter(|(_, &independent)| independent)
             .map(|((at, entry), _)| (at, entry.last_duration_s, Mutex::new(&mut entry.rule)))
             .collect();
-        let expected: f64 = jobs.iter().map(|(_, cost, _)| cost).sum();
-        if ctx.concurrency < 2 || jobs.len() < 2 || expected < CONCURRENT_FROM.as_secs_f64() {
+        let costs: Vec<f64> = jobs.iter().map(|(_, cost, _)| *cost).collect();
+        if self.evaluations < 2 || !worth_sharing(&costs, ctx.concurrency) {
             return evaluated;
         }
         jobs.sort_by(|(_, a, _), (_, b, _)| b.total_cmp(a));
@@ -220,6 +227,16 @@ impl RuleGroup {
         }
         evaluated
     }
+}
+
+/// Whether evaluating rules that last took `costs` seconds on `threads`
+/// threads instead of one would save [`WORTH_SHARING`]: no sharing ends
+/// before the longest rule does, nor before an even share of them all.
+fn worth_sharing(costs: &[f64], threads: usize) -> bool {
+    let total: f64 = costs.iter().sum();
+    let longest = costs.iter().copied().fold(0.0, f64::max);
+    let shared = longest.max(total / threads.max(1) as f64);
+    total - shared >= WORTH_SHARING.as_secs_f64()
 }
 
 /// A rule's evaluation, before what it wrote goes to the store.
@@ -293,7 +310,7 @@ mod tests {
     use opsdeck_metrics::promql::Engine;
     use opsdeck_metrics::{Labels, Matcher, Queryable, SeriesStore, StoreConfig};
 
-    use super::{contain_panic, EvalContext, RuleError, RuleGroup};
+    use super::{contain_panic, worth_sharing, EvalContext, RuleError, RuleGroup};
     use crate::rulefmt;
 
     const RULES: &str = r#"
@@ -391,7 +408,7 @@ groups:
                 };
                 let ahead = group.clone().eval_independent(&ctx, t, t);
                 let ran_ahead: Vec<bool> = ahead.iter().map(Option::is_some).collect();
-                let expected = if concurrency == 1 {
+                let expected = if concurrency == 1 || tick < 2 {
                     [false; 6]
                 } else {
                     [false, false, true, true, true, true]
@@ -414,6 +431,18 @@ groups:
         ] {
             assert!(written.contains(expected), "{expected} in {written}");
         }
+    }
+
+    #[test]
+    fn rules_are_shared_only_when_that_saves_a_millisecond() {
+        // Ten rules of 1 ms: two threads save 5 ms.
+        assert!(worth_sharing(&[0.001; 10], 2));
+        assert!(!worth_sharing(&[0.001; 10], 1));
+        // One rule holds the evaluation up whatever the others do.
+        assert!(!worth_sharing(&[0.008, 0.0001, 0.0001], 2));
+        assert!(worth_sharing(&[0.008, 0.0005, 0.0007], 2));
+        // Too little in all.
+        assert!(!worth_sharing(&[0.0002; 5], 4));
     }
 
     #[test]
