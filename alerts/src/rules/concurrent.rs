@@ -35,7 +35,7 @@ pub(super) fn run_all<J: Sync, T: Send>(
         let helpers: Vec<_> = (1..workers.min(jobs.len()))
             .map_while(|_| {
                 thread::Builder::new()
-                    .name("rule-query".into())
+                    .name("rule-eval".into())
                     .stack_size(STACK_BYTES)
                     .spawn_scoped(scope, work)
                     .ok()

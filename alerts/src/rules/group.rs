@@ -205,6 +205,10 @@ impl RuleGroup {
         query_ts: i64,
     ) -> Vec<Option<Evaluated>> {
         let mut evaluated: Vec<Option<Evaluated>> = self.rules.iter().map(|_| None).collect();
+        // The usual case (one thread, the default) builds nothing more.
+        if ctx.concurrency < 2 || self.evaluations < 2 {
+            return evaluated;
+        }
         let limit = self.limit;
         let mut jobs: Vec<(usize, f64, Mutex<&mut Rule>)> = self
             .rules
@@ -215,7 +219,7 @@ impl RuleGroup {
             .map(|((at, entry), _)| (at, entry.last_duration_s, Mutex::new(&mut entry.rule)))
             .collect();
         let costs: Vec<f64> = jobs.iter().map(|(_, cost, _)| *cost).collect();
-        if self.evaluations < 2 || !worth_sharing(&costs, ctx.concurrency) {
+        if !worth_sharing(&costs, ctx.concurrency) {
             return evaluated;
         }
         jobs.sort_by(|(_, a, _), (_, b, _)| b.total_cmp(a));
