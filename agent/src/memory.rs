@@ -166,17 +166,12 @@ pub fn release_mapped_file_pages(own_hot_end: Option<usize>) -> std::io::Result<
         let pages = pagemap
             .get_range_info(start / page..end / page)
             .map_err(std::io::Error::other)?;
-        if !code {
-            // SAFETY: marking our own memory for random access changes
-            // only how the kernel reads it in.
-            unsafe { advise(start, end - start, libc::MADV_RANDOM) }?;
-        }
-        for run in file_page_runs(&pages) {
-            // SAFETY: a read-only private mapping (nothing writes to it,
-            // so its pages stay as they are), and none of the pages in
-            // the run is a private copy.
-            released +=
-                unsafe { release_file_pages(start + run.start * page, start + run.end * page) }?;
+        match release_read_only_range(start, end, code, &pages, page) {
+            Ok(bytes) => released += bytes,
+            // The mapping went away after /proc/self/maps was read (another
+            // thread unmapped it): nothing of it is resident any more.
+            Err(error) if error.raw_os_error() == Some(libc::ENOMEM) => continue,
+            Err(error) => return Err(error),
         }
         if own && !code {
             let file_bytes = |bytes: usize| i64::try_from(bytes).map_err(std::io::Error::other);
@@ -186,6 +181,34 @@ pub fn release_mapped_file_pages(own_hot_end: Option<usize>) -> std::io::Result<
                 file_bytes(end - start)?,
             )?;
         }
+    }
+    Ok(released)
+}
+
+/// Releases the pages of the read-only private file mapping
+/// `start..end` that are still the file's (`pages`, from
+/// /proc/self/pagemap); data, unlike code, is first marked for random
+/// access.
+#[cfg(target_os = "linux")]
+fn release_read_only_range(
+    start: usize,
+    end: usize,
+    code: bool,
+    pages: &[procfs::process::PageInfo],
+    page: usize,
+) -> std::io::Result<usize> {
+    if !code {
+        // SAFETY: marking our own memory for random access changes only
+        // how the kernel reads it in.
+        unsafe { advise(start, end - start, libc::MADV_RANDOM) }?;
+    }
+    let mut released = 0;
+    for run in file_page_runs(pages) {
+        // SAFETY: a read-only private mapping (nothing writes to it, so
+        // its pages stay as they are), and none of the pages in the run
+        // is a private copy.
+        released +=
+            unsafe { release_file_pages(start + run.start * page, start + run.end * page) }?;
     }
     Ok(released)
 }
@@ -239,6 +262,18 @@ mod tests {
 
     const PAGE: usize = 4096;
 
+    /// Held by every test that maps, unmaps or releases file pages: a
+    /// release reads /proc/self/maps and then advises each mapping, so a
+    /// mapping another test unmaps in between fails the advice, and a
+    /// release in the middle of another test changes the RSS it measures.
+    static MAPPINGS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    fn exclusive_mappings() -> std::sync::MutexGuard<'static, ()> {
+        MAPPINGS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Maps `file` read-only and private, as the loader maps code.
     fn map(file: &std::fs::File, len: usize) -> *mut u8 {
         // SAFETY: a fresh read-only private mapping of a file we hold open.
@@ -271,6 +306,7 @@ mod tests {
 
     #[test]
     fn released_pages_read_back_the_same_bytes() {
+        let _mappings = exclusive_mappings();
         let len = 16 * PAGE;
         let contents: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
         let mut file = tempfile::tempfile().expect("temp file");
@@ -303,6 +339,7 @@ mod tests {
 
     #[test]
     fn released_pages_are_the_ones_not_counted_resident() {
+        let _mappings = exclusive_mappings();
         let len = 16 * PAGE;
         let mut file = tempfile::tempfile().expect("temp file");
         file.write_all(&vec![1u8; len]).expect("write");
@@ -350,6 +387,7 @@ mod tests {
 
     #[test]
     fn library_code_is_released_and_runs_again() {
+        let _mappings = exclusive_mappings();
         let strlen = libc::strlen as *const () as usize;
         let before = rss_kib_around(strlen);
         let released = super::release_mapped_file_pages(None).expect("release");
@@ -365,6 +403,7 @@ mod tests {
 
     #[test]
     fn private_copies_in_read_only_mappings_survive_the_release() {
+        let _mappings = exclusive_mappings();
         // As the dynamic loader leaves relocated data: a private file
         // mapping written to, then made read-only.
         let len = 8 * PAGE;
