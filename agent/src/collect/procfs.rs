@@ -54,17 +54,25 @@ pub(crate) fn count_fds(proc_root: &Path, pid: u32) -> Option<u64> {
 /// forked it). `None` when the kernel does not provide these files
 /// (built without `CONFIG_PROC_CHILDREN`) or the process is gone; the
 /// caller then scans all of `/proc`.
+///
+/// A thread that exits while its siblings are read takes its file with it:
+/// it is skipped rather than the whole list being lost (its children pass
+/// to a sibling thread, which the next collection reads).
 pub(crate) fn children(proc_root: &Path, pid: u32) -> Option<Vec<u32>> {
     let tasks = std::fs::read_dir(proc_root.join(pid.to_string()).join("task")).ok()?;
     let mut children = Vec::new();
-    for task in tasks {
-        let list = std::fs::read_to_string(task.ok()?.path().join("children")).ok()?;
+    let mut any_read = false;
+    for task in tasks.flatten() {
+        let Ok(list) = std::fs::read_to_string(task.path().join("children")) else {
+            continue;
+        };
+        any_read = true;
         children.extend(
             list.split_whitespace()
                 .filter_map(|p| p.parse::<u32>().ok()),
         );
     }
-    Some(children)
+    any_read.then_some(children)
 }
 
 /// Every numeric entry of `/proc`.
@@ -148,6 +156,28 @@ mod tests {
         assert_eq!(stat.start_ticks, 98765);
         assert_eq!(stat.virtual_bytes, 1_234_567);
         assert_eq!(stat.rss_pages, 890);
+    }
+
+    #[test]
+    fn a_thread_gone_mid_listing_loses_only_its_own_file() {
+        let root = tempfile::tempdir().expect("temp dir");
+        let tasks = root.path().join("42").join("task");
+        for (tid, children) in [("42", Some("7 8")), ("43", None), ("44", Some("9 "))] {
+            std::fs::create_dir_all(tasks.join(tid)).expect("task dir");
+            if let Some(children) = children {
+                std::fs::write(tasks.join(tid).join("children"), children).expect("write");
+            }
+        }
+        let mut listed = children(root.path(), 42).expect("children files exist");
+        listed.sort_unstable();
+        assert_eq!(listed, vec![7, 8, 9]);
+
+        // No thread has the file: a kernel without CONFIG_PROC_CHILDREN.
+        for tid in ["42", "44"] {
+            std::fs::remove_file(tasks.join(tid).join("children")).expect("remove");
+        }
+        assert_eq!(children(root.path(), 42), None);
+        assert_eq!(children(root.path(), 41), None, "no such process");
     }
 
     #[test]
