@@ -172,6 +172,10 @@ impl SeriesStore {
                 self.release(freed, reason, true);
             }
         }
+        drop(index);
+        // Kept selections would keep removed series alive.
+        let kept_bytes = self.selections.lock().clear();
+        self.adjust_bytes(-kept_bytes);
     }
 
     fn release(&self, freed: Freed, reason: DropReason, series_removed: bool) {

@@ -22,6 +22,7 @@ mod order;
 mod postings;
 mod prefetch;
 mod read_state;
+mod selections;
 mod series;
 mod staleness;
 mod stats;
@@ -36,6 +37,7 @@ use crate::{Labels, Matcher, Sample, SamplesSummary};
 use disk::ChunkFiles;
 use housekeeping::Housekeeping;
 use index::SeriesIndex;
+use selections::Selections;
 use series::{Appended, Part, Rejection, Series, SeriesId};
 use smallvec::SmallVec;
 use staleness::ScrapeSources;
@@ -185,6 +187,8 @@ pub struct SeriesStore {
     housekeeping: Mutex<Housekeeping>,
     /// Held while ranking series in label order, so that one reader ranks.
     ranking: Mutex<()>,
+    /// What selectors matched, while the set of series stays the same.
+    selections: Mutex<Selections>,
     /// Where closed chunks are kept, if not in memory.
     files: Option<ChunkFiles>,
 }
@@ -218,6 +222,7 @@ impl SeriesStore {
             counters: Counters::default(),
             housekeeping: Mutex::default(),
             ranking: Mutex::default(),
+            selections: Mutex::default(),
             files: None,
         }
     }

@@ -13,30 +13,50 @@
 
 use std::sync::Arc;
 
+use super::selections::{selector_key, Selected};
 use super::series::Series;
 use super::SeriesStore;
 use crate::Matcher;
 
 impl SeriesStore {
-    /// The series matching `matchers`, ordered by label set.
-    pub(super) fn select_in_label_order(&self, matchers: &[Matcher]) -> Vec<Arc<Series>> {
-        let (mut ranked, current) = {
+    /// The series matching `matchers`, ordered by label set: kept from an
+    /// earlier select while no series came or went (see `selections.rs`).
+    pub(super) fn select_in_label_order(&self, matchers: &[Matcher]) -> Selected {
+        let key = selector_key(matchers);
+        let generation = self.index.read().generation();
+        if let Some(kept) = self.selections.lock().get(generation, &key) {
+            return kept;
+        }
+        let (selected, generation) = self.select_sorted(matchers);
+        let selected: Selected = selected.into();
+        let bytes_delta = self
+            .selections
+            .lock()
+            .insert(generation, key, Arc::clone(&selected));
+        self.adjust_bytes(bytes_delta);
+        selected
+    }
+
+    /// The series matching `matchers`, sorted by label set, with the
+    /// generation of the index they were selected in.
+    fn select_sorted(&self, matchers: &[Matcher]) -> (Vec<Arc<Series>>, u64) {
+        let (mut ranked, current, generation) = {
             let index = self.index.read();
             let ranked: Vec<(usize, Arc<Series>)> = index
                 .select(matchers)
                 .into_iter()
                 .map(|s| (s.rank(), s))
                 .collect();
-            (ranked, index.is_ranked())
+            (ranked, index.is_ranked(), index.generation())
         };
         if current {
             ranked.sort_unstable_by_key(|(rank, _)| *rank);
-            return ranked.into_iter().map(|(_, s)| s).collect();
+            return (ranked.into_iter().map(|(_, s)| s).collect(), generation);
         }
         let mut series: Vec<Arc<Series>> = ranked.into_iter().map(|(_, s)| s).collect();
         series.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
         self.rank_series();
-        series
+        (series, generation)
     }
 
     /// Ranks all series by label set, unless another reader is at it.
@@ -99,5 +119,36 @@ mod tests {
             assert_eq!(names(&store), expected, "first select after adding {i}");
             assert_eq!(names(&store), expected, "ranked select after adding {i}");
         }
+    }
+
+    /// A kept selection is counted in the store's bytes, and dropped
+    /// (with its bytes) when series are removed, so that it keeps none of
+    /// them alive.
+    #[test]
+    fn kept_selections_are_counted_and_dropped_with_removed_series() {
+        let store = SeriesStore::new(StoreConfig {
+            retention_ms: Some(60_000),
+            max_bytes: None,
+        });
+        let labels =
+            |i: u32| Labels::from_pairs([("__name__", "m".to_string()), ("k", i.to_string())]);
+        for i in 0..10 {
+            store.append(&labels(i), 1, 1.0).unwrap();
+        }
+        let before = store.bytes_used();
+        assert_eq!(names(&store).len(), 10);
+        let kept = store.bytes_used() - before;
+        assert!(
+            kept >= 10 * std::mem::size_of::<usize>(),
+            "{kept} bytes kept"
+        );
+        assert_eq!(names(&store).len(), 10, "served from what was kept");
+        assert_eq!(store.bytes_used() - before, kept, "kept once");
+        // Two minutes later the retention sweep removes those ten series.
+        store.append(&labels(99), 120_000, 1.0).unwrap();
+        assert_eq!(store.stats().series, 1);
+        let held = store.selections.lock().clear();
+        assert_eq!(held, 0, "nothing kept after the removal");
+        assert_eq!(names(&store).len(), 1);
     }
 }
