@@ -8,14 +8,12 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use opsdeck_metrics::promql::{Engine, Query};
-use opsdeck_metrics::{Labels, SeriesStore, STALE_NAN};
+use opsdeck_metrics::promql::{Engine, Query, SharedResults};
+use opsdeck_metrics::{Labels, SeriesStore, METRIC_NAME, STALE_NAN};
 
 use super::concurrent::run_all;
 use super::dependencies::independent_rules;
-use super::{
-    query_vector, AlertingRule, RecordingRule, Rule, RuleError, StoreQuerier, TemplateEnv,
-};
+use super::{vector_of, AlertingRule, RecordingRule, Rule, RuleError, StoreQuerier, TemplateEnv};
 use crate::rulefmt::{GroupSpec, RuleFileError, RuleRef};
 
 /// A rule with its evaluation health.
@@ -156,14 +154,22 @@ impl RuleGroup {
     /// evaluation panics (a bug), so that one bad expression cannot stop
     /// a node's alerting. Independent rules may be evaluated first, at the
     /// same time (see [`EvalContext::concurrency`]); the series the rules
-    /// write go to the store in order all the same.
+    /// write go to the store in order all the same. Rules share what they
+    /// read (see [`SharedResults`]) until a rule writes what was read.
     pub fn eval(&mut self, ctx: &EvalContext<'_>, ts: i64) {
         let query_ts = ts - self.query_offset_ms;
         let limit = self.limit;
-        let ahead = self.eval_independent(ctx, ts, query_ts);
+        let shared = SharedResults::new(query_ts);
+        let at = Evaluation {
+            ts,
+            query_ts,
+            limit,
+            shared: &shared,
+        };
+        let ahead = self.eval_independent(ctx, &at);
         for (entry, ahead) in self.rules.iter_mut().zip(ahead) {
             let Evaluated { result, took } =
-                ahead.unwrap_or_else(|| evaluate(&mut entry.rule, ctx, ts, query_ts, limit));
+                ahead.unwrap_or_else(|| evaluate(&mut entry.rule, ctx, &at));
             if let Err(err @ RuleError::Panicked(_)) = &result {
                 let rule = entry.rule.name();
                 tracing::error!(group = %self.name, rule, %err, "rule evaluation failed");
@@ -183,6 +189,7 @@ impl RuleGroup {
                     for gone in entry.previous_series.difference(&current) {
                         let _ = ctx.store.append(gone, query_ts, STALE_NAN);
                     }
+                    forget_written(&shared, current.iter().chain(&entry.previous_series));
                     entry.previous_series = current;
                 }
                 Err(e) => entry.last_error = Some(e),
@@ -201,15 +208,13 @@ impl RuleGroup {
     fn eval_independent(
         &mut self,
         ctx: &EvalContext<'_>,
-        ts: i64,
-        query_ts: i64,
+        at: &Evaluation,
     ) -> Vec<Option<Evaluated>> {
         let mut evaluated: Vec<Option<Evaluated>> = self.rules.iter().map(|_| None).collect();
         // The usual case (one thread, the default) builds nothing more.
         if ctx.concurrency < 2 || self.evaluations < 2 {
             return evaluated;
         }
-        let limit = self.limit;
         let mut jobs: Vec<(usize, f64, Mutex<&mut Rule>)> = self
             .rules
             .iter_mut()
@@ -224,7 +229,7 @@ impl RuleGroup {
         }
         jobs.sort_by(|(_, a, _), (_, b, _)| b.total_cmp(a));
         let results = run_all(&jobs, ctx.concurrency, |(_, _, rule)| {
-            evaluate(&mut rule.lock(), ctx, ts, query_ts, limit)
+            evaluate(&mut rule.lock(), ctx, at)
         });
         for ((at, ..), result) in jobs.into_iter().zip(results) {
             evaluated[at] = result;
@@ -249,15 +254,29 @@ struct Evaluated {
     took: Duration,
 }
 
-fn evaluate(
-    rule: &mut Rule,
-    ctx: &EvalContext<'_>,
+/// One evaluation of a group: its time, the time its queries run at (the
+/// group's query offset earlier), its series limit and the reads its rules
+/// share.
+struct Evaluation<'a> {
     ts: i64,
     query_ts: i64,
     limit: usize,
-) -> Evaluated {
+    shared: &'a SharedResults,
+}
+
+/// Forgets the shared reads of the metrics of `written`, a rule's output.
+fn forget_written<'l>(shared: &SharedResults, written: impl Iterator<Item = &'l Labels>) {
+    let mut names: Vec<&str> = written.filter_map(|l| l.get(METRIC_NAME)).collect();
+    names.sort_unstable();
+    names.dedup();
+    for name in names {
+        shared.forget(name);
+    }
+}
+
+fn evaluate(rule: &mut Rule, ctx: &EvalContext<'_>, at: &Evaluation) -> Evaluated {
     let started = Instant::now();
-    let result = contain_panic(|| eval_rule(rule, ctx, ts, query_ts, limit));
+    let result = contain_panic(|| eval_rule(rule, ctx, at));
     Evaluated {
         result,
         took: started.elapsed(),
@@ -283,11 +302,18 @@ fn contain_panic<T>(evaluate: impl FnOnce() -> Result<T, RuleError>) -> Result<T
 fn eval_rule(
     rule: &mut Rule,
     ctx: &EvalContext<'_>,
-    ts: i64,
-    query_ts: i64,
-    limit: usize,
+    at: &Evaluation,
 ) -> Result<Vec<(Labels, f64)>, RuleError> {
-    let result = query_vector(ctx.engine, ctx.store, rule.query(), query_ts)?;
+    let Evaluation {
+        ts,
+        query_ts,
+        limit,
+        shared,
+    } = *at;
+    let value = ctx
+        .engine
+        .instant_shared(ctx.store, rule.query(), query_ts, shared)?;
+    let result = vector_of(value)?;
     match rule {
         Rule::Recording(r) => r.eval(result, limit),
         Rule::Alerting(r) => {
@@ -311,10 +337,10 @@ mod tests {
     use std::collections::BTreeMap;
     use std::path::Path;
 
-    use opsdeck_metrics::promql::Engine;
+    use opsdeck_metrics::promql::{Engine, SharedResults};
     use opsdeck_metrics::{Labels, Matcher, Queryable, SeriesStore, StoreConfig};
 
-    use super::{contain_panic, worth_sharing, EvalContext, RuleError, RuleGroup};
+    use super::{contain_panic, worth_sharing, EvalContext, Evaluation, RuleError, RuleGroup};
     use crate::rulefmt;
 
     const RULES: &str = r#"
@@ -410,7 +436,14 @@ groups:
                     external_url: "",
                     concurrency,
                 };
-                let ahead = group.clone().eval_independent(&ctx, t, t);
+                let shared = SharedResults::new(t);
+                let at = Evaluation {
+                    ts: t,
+                    query_ts: t,
+                    limit: 0,
+                    shared: &shared,
+                };
+                let ahead = group.clone().eval_independent(&ctx, &at);
                 let ran_ahead: Vec<bool> = ahead.iter().map(Option::is_some).collect();
                 let expected = if concurrency == 1 || tick < 2 {
                     [false; 6]
@@ -434,6 +467,53 @@ groups:
             "Busy",
         ] {
             assert!(written.contains(expected), "{expected} in {written}");
+        }
+    }
+
+    /// Rules share what they read, but a rule after one that writes a
+    /// metric reads what was written.
+    #[test]
+    fn a_rule_reads_what_an_earlier_rule_of_the_group_wrote() {
+        const RULES: &str = r#"
+groups:
+  - name: chain
+    rules:
+      - alert: OnLastValue
+        expr: job:requests:rate1m > 1000
+      - record: job:requests:rate1m
+        expr: sum by (job) (rate(requests_total[1m]))
+      - record: job:requests:rate1m:copy
+        expr: job:requests:rate1m
+      - record: job:requests:rate1m:again
+        expr: sum by (job) (rate(requests_total[1m]))
+"#;
+        let path = Path::new("chain.yml");
+        let file = rulefmt::parse_text(path, RULES).expect("valid rules");
+        let mut group = RuleGroup::from_spec(path, &file.groups[0], 15_000).expect("valid group");
+        let engine = Engine::default();
+        let external = BTreeMap::new();
+        let store = SeriesStore::new(StoreConfig::default());
+        let ctx = EvalContext {
+            store: &store,
+            engine: &engine,
+            external_labels: &external,
+            external_url: "",
+            concurrency: 1,
+        };
+        for tick in 0..3 {
+            let t = 1_700_000_000_000 + tick * 15_000;
+            scrape(&store, t);
+            group.eval(&ctx, t);
+            let newest = |name: &str| {
+                let selected = store.select(&[Matcher::equal("__name__", name)], t, t);
+                selected
+                    .iter()
+                    .map(|s| s.samples.iter().map(|p| p.v).collect::<Vec<_>>())
+                    .collect::<Vec<_>>()
+            };
+            let recorded = newest("job:requests:rate1m");
+            assert_eq!(newest("job:requests:rate1m:copy"), recorded, "tick {tick}");
+            assert_eq!(newest("job:requests:rate1m:again"), recorded, "tick {tick}");
         }
     }
 

@@ -76,7 +76,12 @@ pub fn query_vector(
     query: &Query,
     ts: i64,
 ) -> Result<Vec<VectorSample>, RuleError> {
-    match engine.instant(store, query, ts)? {
+    vector_of(engine.instant(store, query, ts)?)
+}
+
+/// A query's value as rules see it (see [`query_vector`]).
+pub(crate) fn vector_of(value: Value) -> Result<Vec<VectorSample>, RuleError> {
+    match value {
         Value::Vector(v) => Ok(v),
         Value::Scalar { t, v } => Ok(vec![VectorSample {
             labels: Default::default(),

@@ -7,6 +7,7 @@
 use promql_parser::parser::{token, AtModifier, Expr, Offset};
 
 use super::selector::{self, Windows};
+use super::shared::SharedResults;
 use super::{aggregate, binary, functions, QueryError};
 use crate::{Labels, Queryable, Sample};
 
@@ -102,6 +103,8 @@ pub(crate) struct Evaluator<'a> {
     pub query_start: i64,
     pub query_end: i64,
     pub query_step: i64,
+    /// Reads shared with other queries at the same time, if any.
+    pub shared: Option<&'a SharedResults>,
 }
 
 impl<'a> Evaluator<'a> {
@@ -112,10 +115,20 @@ impl<'a> Evaluator<'a> {
             query_start: top.start,
             query_end: top.time(top.count - 1),
             query_step: if instant { 0 } else { top.step },
+            shared: None,
         }
     }
 
     pub fn eval(&self, expr: &Expr, steps: &Steps) -> Result<Evaluated, QueryError> {
+        match self.shared {
+            Some(shared) => shared.reuse_or(expr, steps, self.lookback_ms, || {
+                self.eval_unshared(expr, steps)
+            }),
+            None => self.eval_unshared(expr, steps),
+        }
+    }
+
+    fn eval_unshared(&self, expr: &Expr, steps: &Steps) -> Result<Evaluated, QueryError> {
         match expr {
             Expr::NumberLiteral(n) => Ok(Evaluated::Scalar(vec![n.val; steps.count])),
             Expr::StringLiteral(s) => Ok(Evaluated::String(s.val.clone())),

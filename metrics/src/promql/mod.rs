@@ -24,9 +24,11 @@ pub(crate) mod math;
 mod range_functions;
 mod selected;
 mod selector;
+mod shared;
 
 use crate::{Labels, Queryable, Sample};
 use eval::{Evaluated, Evaluator, Steps};
+pub use shared::SharedResults;
 
 /// A range query may have at most this many steps, as in Prometheus: the
 /// evaluator holds every step of every series in memory.
@@ -119,8 +121,34 @@ impl Default for Engine {
 impl Engine {
     /// An instant query at `t` (milliseconds).
     pub fn instant(&self, db: &dyn Queryable, q: &Query, t: i64) -> Result<Value, QueryError> {
+        self.instant_with(db, q, t, None)
+    }
+
+    /// [`Engine::instant`], reusing the reads `shared` kept from queries
+    /// evaluated before at the same time, and keeping this one's for those
+    /// after it: what a rule group does (see [`SharedResults`]).
+    pub fn instant_shared(
+        &self,
+        db: &dyn Queryable,
+        q: &Query,
+        t: i64,
+        shared: &SharedResults,
+    ) -> Result<Value, QueryError> {
+        self.instant_with(db, q, t, Some(shared))
+    }
+
+    fn instant_with(
+        &self,
+        db: &dyn Queryable,
+        q: &Query,
+        t: i64,
+        shared: Option<&SharedResults>,
+    ) -> Result<Value, QueryError> {
         let steps = Steps::instant(t);
-        let evaluator = Evaluator::new(db, self.lookback_ms, &steps, true);
+        let evaluator = Evaluator {
+            shared,
+            ..Evaluator::new(db, self.lookback_ms, &steps, true)
+        };
         let result = evaluator.eval(&q.expr, &steps)?;
         Ok(match result {
             Evaluated::Scalar(values) => Value::Scalar { t, v: values[0] },
