@@ -45,13 +45,15 @@ fn store() -> SeriesStore {
 
 /// Reads repeated across queries, as a rule pack repeats them, and reads
 /// that differ in one detail only (range, offset, `@`, matcher, literal).
-const QUERIES: [&str; 23] = [
+const QUERIES: [&str; 26] = [
     "rate(requests_total[5m])",
     "sum(rate(requests_total[5m]))",
     "rate(requests_total[5m]) > 1",
     "rate(requests_total[1m])",
     "rate(requests_total[5m] offset 5m)",
     "rate(requests_total[5m] @ 600)",
+    "rate(requests_total[5m] @ end())",
+    "rate(requests_total[5m] offset -1m @ 600)",
     "rate(requests_total{instance=\"a\"}[5m])",
     "rate(requests_total{instance=~\"a|b\"}[5m])",
     "increase(requests_total[5m])",
@@ -67,6 +69,7 @@ const QUERIES: [&str; 23] = [
     "absent(up{instance=\"e\"})",
     "{__name__=\"latency_seconds\", instance=\"b\"}",
     "{__name__=~\"latency_seconds|requests_total\"}",
+    "latency_seconds{instance=\"a\" or instance=\"c\"}",
     "predict_linear(latency_seconds[15m], 600)",
     // A subquery evaluates `rate` at 11 times: not the shared read.
     "max_over_time(rate(requests_total[5m])[10m:1m])",

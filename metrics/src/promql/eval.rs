@@ -333,14 +333,14 @@ pub(crate) fn duration_ms(d: &std::time::Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
-fn offset_ms(offset: &Offset) -> i64 {
+pub(crate) fn offset_ms(offset: &Offset) -> i64 {
     match offset {
         Offset::Pos(d) => duration_ms(d),
         Offset::Neg(d) => -duration_ms(d),
     }
 }
 
-fn system_time_ms(t: &std::time::SystemTime) -> i64 {
+pub(crate) fn system_time_ms(t: &std::time::SystemTime) -> i64 {
     match t.duration_since(std::time::UNIX_EPOCH) {
         Ok(d) => duration_ms(&d),
         Err(before) => -duration_ms(&before.duration()),

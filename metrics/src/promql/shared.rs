@@ -21,10 +21,10 @@ use std::fmt::Write;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
-use promql_parser::label::{MatchOp, METRIC_NAME};
-use promql_parser::parser::{Expr, VectorSelector};
+use promql_parser::label::{MatchOp, Matcher as ParserMatcher, METRIC_NAME};
+use promql_parser::parser::{AtModifier, Expr, VectorSelector};
 
-use super::eval::{Evaluated, Series, Steps};
+use super::eval::{duration_ms, offset_ms, system_time_ms, Evaluated, Series, Steps};
 use super::QueryError;
 
 /// The reads of instant queries at one time, shared between them (see the
@@ -95,34 +95,98 @@ impl SharedResults {
 
 /// The key of a read and the metrics it selects, if `expr` is one: a
 /// selector, or a call whose arguments are selectors and literals, at
-/// least one a selector. The parsed expression's debug form tells every
-/// detail apart (matchers, ranges, offsets, `@`, exact literals); the
-/// lookback is part of it, since it changes what a selector returns.
+/// least one a selector. The key holds every detail that changes the
+/// result (matchers, ranges, offsets, `@`, exact literals, the lookback).
 fn read_key(expr: &Expr, lookback_ms: i64) -> Option<(String, Option<Vec<String>>)> {
-    let selectors: Vec<&VectorSelector> = match expr {
-        Expr::VectorSelector(vs) => vec![vs],
+    let mut key = Key::default();
+    key.int(lookback_ms);
+    let mut selectors: Vec<&VectorSelector> = Vec::new();
+    match expr {
+        Expr::VectorSelector(vs) => {
+            key.selector(vs);
+            selectors.push(vs);
+        }
         Expr::Call(call) => {
-            let mut selectors = Vec::new();
+            key.text(call.func.name);
             for arg in &call.args.args {
                 match arg.as_ref() {
-                    Expr::VectorSelector(vs) => selectors.push(vs),
-                    Expr::MatrixSelector(ms) => selectors.push(&ms.vs),
-                    Expr::NumberLiteral(_) | Expr::StringLiteral(_) => {}
+                    Expr::VectorSelector(vs) => {
+                        key.selector(vs);
+                        selectors.push(vs);
+                    }
+                    Expr::MatrixSelector(ms) => {
+                        key.int(duration_ms(&ms.range));
+                        key.selector(&ms.vs);
+                        selectors.push(&ms.vs);
+                    }
+                    Expr::NumberLiteral(n) => key.int(n.val.to_bits() as i64),
+                    Expr::StringLiteral(s) => key.text(&s.val),
                     _ => return None,
                 }
             }
             if selectors.is_empty() {
                 return None;
             }
-            selectors
         }
         _ => return None,
-    };
+    }
     let metrics: Option<Vec<String>> = selectors.iter().map(|vs| metric_of(vs)).collect();
-    let mut key = String::new();
-    // Writing to a String cannot fail.
-    let _ = write!(key, "{lookback_ms} {expr:?}");
-    Some((key, metrics))
+    Some((key.0, metrics))
+}
+
+/// A key built field by field, each tagged or length-prefixed so that no
+/// field can run into the next. Only integers and strings are written: a
+/// rule evaluation in the agent touches no other formatting code.
+#[derive(Default)]
+struct Key(String);
+
+impl Key {
+    fn text(&mut self, text: &str) {
+        self.int(text.len() as i64);
+        self.0.push_str(text);
+    }
+
+    fn int(&mut self, n: i64) {
+        // Writing to a String cannot fail.
+        let _ = write!(self.0, "{n};");
+    }
+
+    fn selector(&mut self, vs: &VectorSelector) {
+        self.0.push('{');
+        self.text(vs.name.as_deref().unwrap_or(""));
+        self.matchers(&vs.matchers.matchers);
+        for alternative in &vs.matchers.or_matchers {
+            self.0.push('|');
+            self.matchers(alternative);
+        }
+        if let Some(offset) = &vs.offset {
+            self.0.push('o');
+            self.int(offset_ms(offset));
+        }
+        match &vs.at {
+            None => {}
+            Some(AtModifier::Start) => self.0.push_str("@s"),
+            Some(AtModifier::End) => self.0.push_str("@e"),
+            Some(AtModifier::At(t)) => {
+                self.0.push('@');
+                self.int(system_time_ms(t));
+            }
+        }
+        self.0.push('}');
+    }
+
+    fn matchers(&mut self, matchers: &[ParserMatcher]) {
+        for m in matchers {
+            self.0.push(match m.op {
+                MatchOp::Equal => '=',
+                MatchOp::NotEqual => '!',
+                MatchOp::Re(_) => '~',
+                MatchOp::NotRe(_) => '^',
+            });
+            self.text(&m.name);
+            self.text(&m.value);
+        }
+    }
 }
 
 /// The metric a selector names, by name or by a `__name__` equality
