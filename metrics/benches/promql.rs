@@ -159,7 +159,7 @@ fn bench(c: &mut Criterion) {
         "promql: 50 alert expressions, 10k series, 1 h, sharing reads",
         |b| {
             b.iter(|| {
-                let shared = SharedResults::new(NOW);
+                let shared = SharedResults::for_queries(&engine, NOW, &queries);
                 for q in &queries {
                     std::hint::black_box(
                         engine

@@ -159,7 +159,8 @@ impl RuleGroup {
     pub fn eval(&mut self, ctx: &EvalContext<'_>, ts: i64) {
         let query_ts = ts - self.query_offset_ms;
         let limit = self.limit;
-        let shared = SharedResults::new(query_ts);
+        let queries = self.rules.iter().map(|entry| entry.rule.query());
+        let shared = SharedResults::for_queries(ctx.engine, query_ts, queries);
         let at = Evaluation {
             ts,
             query_ts,

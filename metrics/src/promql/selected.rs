@@ -27,21 +27,29 @@ struct Names {
 
 impl Names {
     fn selector(&mut self, selector: &VectorSelector) {
-        let by_matcher = || {
-            selector
-                .matchers
-                .matchers
-                .iter()
-                .find(|m| m.name == "__name__" && matches!(m.op, MatchOp::Equal))
-                .map(|m| &m.value)
-        };
-        match selector.name.as_ref().or_else(by_matcher) {
-            Some(name) if selector.matchers.or_matchers.is_empty() => {
+        match metric_of(selector) {
+            Some(name) => {
                 self.found.insert(name.clone());
             }
-            _ => self.any = true,
+            None => self.any = true,
         }
     }
+}
+
+/// The one metric a selector reads: its name, or a `__name__` equality
+/// matcher's value, unless `or` alternatives could read others.
+pub(super) fn metric_of(selector: &VectorSelector) -> Option<&String> {
+    if !selector.matchers.or_matchers.is_empty() {
+        return None;
+    }
+    selector.name.as_ref().or_else(|| {
+        selector
+            .matchers
+            .matchers
+            .iter()
+            .find(|m| m.name == "__name__" && matches!(m.op, MatchOp::Equal))
+            .map(|m| &m.value)
+    })
 }
 
 impl ExprVisitor for Names {

@@ -5,7 +5,9 @@
 //! threshold and a top-k, the same two gauges a ratio and a prediction.
 //! Every rule of a group is evaluated at the group's time, so such a read
 //! gives the same series each time. [`SharedResults`] keeps the result of
-//! each read for the queries after it: a selector, or a function whose
+//! each read for the queries after it (with
+//! [`SharedResults::for_queries`], of each read that a later query makes
+//! again): a selector, or a function whose
 //! arguments are selectors and literals (`rate(x[5m])`,
 //! `quantile_over_time(0.9, x[10m])`, `absent(x{a="b"})`). Whatever
 //! combines reads (operators, aggregations) is computed per query, as it
@@ -16,16 +18,19 @@
 //! [`SharedResults::forget`] with its name. Reads whose selectors name no
 //! metric are forgotten with any.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::convert::Infallible;
 use std::fmt::Write;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
-use promql_parser::label::{MatchOp, Matcher as ParserMatcher, METRIC_NAME};
+use promql_parser::label::{MatchOp, Matcher as ParserMatcher};
 use promql_parser::parser::{AtModifier, Expr, VectorSelector};
+use promql_parser::util::{walk_expr, ExprVisitor};
 
 use super::eval::{duration_ms, offset_ms, system_time_ms, Evaluated, Series, Steps};
-use super::QueryError;
+use super::selected::metric_of;
+use super::{Engine, Query, QueryError};
 
 /// The reads of instant queries at one time, shared between them (see the
 /// module documentation). Used from several threads at once, each read is
@@ -33,6 +38,8 @@ use super::QueryError;
 /// same moment may both compute it.
 pub struct SharedResults {
     t: i64,
+    /// The keys of the reads worth keeping; `None` keeps every read.
+    wanted: Option<HashSet<String>>,
     reads: Mutex<HashMap<String, Read>>,
 }
 
@@ -48,7 +55,31 @@ impl SharedResults {
     pub fn new(t: i64) -> Self {
         SharedResults {
             t,
+            wanted: None,
             reads: Mutex::default(),
+        }
+    }
+
+    /// Like [`SharedResults::new`], keeping only the reads that `queries`
+    /// (evaluated by `engine`) make more than once: copying out a read
+    /// that no other query makes costs time and memory and saves nothing.
+    pub fn for_queries<'q>(
+        engine: &Engine,
+        t: i64,
+        queries: impl IntoIterator<Item = &'q Query>,
+    ) -> Self {
+        let mut made = Reads {
+            lookback_ms: engine.lookback_ms,
+            counts: HashMap::new(),
+        };
+        for query in queries {
+            // Never fails: the visitor's error type is `Infallible`.
+            let _ = walk_expr(&mut made, query.expr());
+        }
+        let repeated = made.counts.into_iter().filter(|(_, n)| *n > 1);
+        SharedResults {
+            wanted: Some(repeated.map(|(key, _)| key).collect()),
+            ..SharedResults::new(t)
         }
     }
 
@@ -77,6 +108,9 @@ impl SharedResults {
         let Some((key, metrics)) = read_key(expr, lookback_ms) else {
             return evaluate();
         };
+        if self.wanted.as_ref().is_some_and(|w| !w.contains(&key)) {
+            return evaluate();
+        }
         let kept = self.reads.lock().get(&key).map(|r| Arc::clone(&r.series));
         if let Some(series) = kept {
             return Ok(Evaluated::Vector(series.as_ref().clone()));
@@ -130,8 +164,25 @@ fn read_key(expr: &Expr, lookback_ms: i64) -> Option<(String, Option<Vec<String>
         }
         _ => return None,
     }
-    let metrics: Option<Vec<String>> = selectors.iter().map(|vs| metric_of(vs)).collect();
+    let metrics: Option<Vec<String>> = selectors.iter().map(|vs| metric_of(vs).cloned()).collect();
     Some((key.0, metrics))
+}
+
+/// Counts the reads queries make, by key.
+struct Reads {
+    lookback_ms: i64,
+    counts: HashMap<String, u32>,
+}
+
+impl ExprVisitor for Reads {
+    type Error = Infallible;
+
+    fn pre_visit(&mut self, expr: &Expr) -> Result<bool, Infallible> {
+        if let Some((key, _)) = read_key(expr, self.lookback_ms) {
+            *self.counts.entry(key).or_default() += 1;
+        }
+        Ok(true)
+    }
 }
 
 /// A key built field by field, each tagged or length-prefixed so that no
@@ -187,20 +238,4 @@ impl Key {
             self.text(&m.value);
         }
     }
-}
-
-/// The metric a selector names, by name or by a `__name__` equality
-/// (not one inside `or` alternatives, which may name others).
-fn metric_of(vs: &VectorSelector) -> Option<String> {
-    if vs.name.is_some() {
-        return vs.name.clone();
-    }
-    if !vs.matchers.or_matchers.is_empty() {
-        return None;
-    }
-    vs.matchers
-        .matchers
-        .iter()
-        .find(|m| m.name == METRIC_NAME && matches!(m.op, MatchOp::Equal))
-        .map(|m| m.value.clone())
 }
