@@ -1,7 +1,7 @@
 //! Queries sharing their reads (`Engine::instant_shared`) return what each
 //! returns alone, and a read is forgotten once its metric is written.
 
-use opsdeck_metrics::promql::{Engine, Query, SharedResults, Value};
+use opsdeck_metrics::promql::{Engine, Query, RepeatedReads, SharedResults, Value};
 use opsdeck_metrics::{Labels, SeriesStore, StoreConfig, STALE_NAN};
 
 const MIN: i64 = 60_000;
@@ -96,7 +96,7 @@ fn shared_reads_give_each_query_what_it_returns_alone() {
     // Keeping every read, and only those made more than once.
     for shared in [
         SharedResults::new(NOW),
-        SharedResults::for_queries(&engine, NOW, &queries),
+        SharedResults::sharing(NOW, &RepeatedReads::of(&engine, &queries)),
     ] {
         // Twice through: the second round reads from `shared`.
         for round in 0..2 {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use opsdeck_metrics::promql::{Engine, Query, SharedResults};
+use opsdeck_metrics::promql::{Engine, Query, RepeatedReads, SharedResults};
 use opsdeck_metrics::{Labels, SeriesStore, METRIC_NAME, STALE_NAN};
 
 use super::concurrent::run_all;
@@ -60,6 +60,8 @@ pub struct RuleGroup {
     /// Evaluations so far (saturating): the first one's durations include
     /// one-time work, such as the store ranking series in label order.
     evaluations: u32,
+    /// The reads more than one rule makes, found at the first evaluation.
+    repeated_reads: Option<RepeatedReads>,
 }
 
 impl RuleGroup {
@@ -118,6 +120,7 @@ impl RuleGroup {
             rules,
             last_eval: None,
             evaluations: 0,
+            repeated_reads: None,
         })
     }
 
@@ -159,8 +162,7 @@ impl RuleGroup {
     pub fn eval(&mut self, ctx: &EvalContext<'_>, ts: i64) {
         let query_ts = ts - self.query_offset_ms;
         let limit = self.limit;
-        let queries = self.rules.iter().map(|entry| entry.rule.query());
-        let shared = SharedResults::for_queries(ctx.engine, query_ts, queries);
+        let shared = SharedResults::sharing(query_ts, self.repeated_reads(ctx.engine));
         let at = Evaluation {
             ts,
             query_ts,
@@ -198,6 +200,15 @@ impl RuleGroup {
         }
         self.last_eval = Some(ts);
         self.evaluations = self.evaluations.saturating_add(1);
+    }
+
+    /// The reads more than one of the rules makes, for `engine`.
+    fn repeated_reads(&mut self, engine: &Engine) -> &RepeatedReads {
+        let reads = match self.repeated_reads.take() {
+            Some(reads) if reads.fits(engine) => reads,
+            _ => RepeatedReads::of(engine, self.rules.iter().map(|entry| entry.rule.query())),
+        };
+        self.repeated_reads.insert(reads)
     }
 
     /// Evaluates the independent rules on up to `ctx.concurrency` threads,

@@ -28,7 +28,7 @@ mod shared;
 
 use crate::{Labels, Queryable, Sample};
 use eval::{Evaluated, Evaluator, Steps};
-pub use shared::SharedResults;
+pub use shared::{RepeatedReads, SharedResults};
 
 /// A range query may have at most this many steps, as in Prometheus: the
 /// evaluator holds every step of every series in memory.

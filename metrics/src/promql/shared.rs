@@ -5,9 +5,8 @@
 //! threshold and a top-k, the same two gauges a ratio and a prediction.
 //! Every rule of a group is evaluated at the group's time, so such a read
 //! gives the same series each time. [`SharedResults`] keeps the result of
-//! each read for the queries after it (with
-//! [`SharedResults::for_queries`], of each read that a later query makes
-//! again): a selector, or a function whose
+//! each read for the queries after it (with [`SharedResults::sharing`],
+//! of each read that the [`RepeatedReads`] of the queries list): a selector, or a function whose
 //! arguments are selectors and literals (`rate(x[5m])`,
 //! `quantile_over_time(0.9, x[10m])`, `absent(x{a="b"})`). Whatever
 //! combines reads (operators, aggregations) is computed per query, as it
@@ -39,7 +38,7 @@ use super::{Engine, Query, QueryError};
 pub struct SharedResults {
     t: i64,
     /// The keys of the reads worth keeping; `None` keeps every read.
-    wanted: Option<HashSet<String>>,
+    wanted: Option<Arc<HashSet<String>>>,
     reads: Mutex<HashMap<String, Read>>,
 }
 
@@ -60,25 +59,11 @@ impl SharedResults {
         }
     }
 
-    /// Like [`SharedResults::new`], keeping only the reads that `queries`
-    /// (evaluated by `engine`) make more than once: copying out a read
-    /// that no other query makes costs time and memory and saves nothing.
-    pub fn for_queries<'q>(
-        engine: &Engine,
-        t: i64,
-        queries: impl IntoIterator<Item = &'q Query>,
-    ) -> Self {
-        let mut made = Reads {
-            lookback_ms: engine.lookback_ms,
-            counts: HashMap::new(),
-        };
-        for query in queries {
-            // Never fails: the visitor's error type is `Infallible`.
-            let _ = walk_expr(&mut made, query.expr());
-        }
-        let repeated = made.counts.into_iter().filter(|(_, n)| *n > 1);
+    /// Like [`SharedResults::new`], keeping only the reads in `repeated`:
+    /// copying out a read that no other query makes saves nothing.
+    pub fn sharing(t: i64, repeated: &RepeatedReads) -> Self {
         SharedResults {
-            wanted: Some(repeated.map(|(key, _)| key).collect()),
+            wanted: Some(Arc::clone(&repeated.keys)),
             ..SharedResults::new(t)
         }
     }
@@ -124,6 +109,40 @@ impl SharedResults {
             self.reads.lock().insert(key, read);
         }
         Ok(evaluated)
+    }
+}
+
+/// The reads that a set of queries make more than once, worth sharing
+/// among them. They depend on the queries alone, so a rule group finds
+/// them once, not at every evaluation.
+#[derive(Debug, Clone)]
+pub struct RepeatedReads {
+    lookback_ms: i64,
+    keys: Arc<HashSet<String>>,
+}
+
+impl RepeatedReads {
+    /// The reads `queries` make more than once, evaluated by `engine`.
+    pub fn of<'q>(engine: &Engine, queries: impl IntoIterator<Item = &'q Query>) -> Self {
+        let mut made = Reads {
+            lookback_ms: engine.lookback_ms,
+            counts: HashMap::new(),
+        };
+        for query in queries {
+            // Never fails: the visitor's error type is `Infallible`.
+            let _ = walk_expr(&mut made, query.expr());
+        }
+        let repeated = made.counts.into_iter().filter(|(_, n)| *n > 1);
+        RepeatedReads {
+            lookback_ms: engine.lookback_ms,
+            keys: Arc::new(repeated.map(|(key, _)| key).collect()),
+        }
+    }
+
+    /// Whether these are the reads of an engine with `engine`'s lookback,
+    /// which is part of every read.
+    pub fn fits(&self, engine: &Engine) -> bool {
+        self.lookback_ms == engine.lookback_ms
     }
 }
 
