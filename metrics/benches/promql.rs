@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use opsdeck_metrics::promql::{Engine, Query, RepeatedReads, SharedResults};
-use opsdeck_metrics::{Labels, Matcher, Piece, Queryable, Sample, SeriesSamples, SeriesStore};
+use opsdeck_metrics::{
+    Labels, Matcher, Piece, Queryable, Sample, SeriesSamples, SeriesStore, SummaryKind,
+};
 
 mod fleet;
 
@@ -82,12 +84,13 @@ impl Queryable for TimedStore<'_> {
         matchers: &[Matcher],
         mint: i64,
         maxt: i64,
+        kind: SummaryKind,
         visit: &mut dyn FnMut(&Labels, &[Piece<'_>]),
     ) {
         let mut in_engine = Duration::ZERO;
         let started = Instant::now();
         self.store
-            .for_each_summarised(matchers, mint, maxt, &mut |labels, pieces| {
+            .for_each_summarised(matchers, mint, maxt, kind, &mut |labels, pieces| {
                 let engine_started = Instant::now();
                 visit(labels, pieces);
                 in_engine += engine_started.elapsed();

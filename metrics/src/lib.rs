@@ -16,4 +16,4 @@ pub use labels::{Label, Labels, METRIC_NAME};
 pub use matcher::{MatchOp, Matcher};
 pub use sample::{is_stale_nan, Sample, STALE_NAN};
 pub use store::{Piece, Queryable, SeriesSamples, SeriesStore, StoreConfig};
-pub use summary::SamplesSummary;
+pub use summary::{SamplesSummary, SummaryKind};

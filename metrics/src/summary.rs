@@ -19,6 +19,22 @@
 use crate::promql::math::kahan_sum_inc;
 use crate::{is_stale_nan, Sample};
 
+/// What the summaries a summarising read hands over must hold (see
+/// [`crate::Queryable::for_each_summarised`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SummaryKind {
+    /// Counts, resets, changes, first and last samples: what the store can
+    /// work out from running totals instead of decoding (`extremes` and
+    /// `fit` may then be `None`).
+    Totals,
+    /// Those and the extremes (`fit` may be `None`). The store works them
+    /// out from running totals where those show that the values never
+    /// fall, as a status that stays the same does.
+    Extremes,
+    /// Those and the least-squares sums.
+    Full,
+}
+
 /// The summary of a non-empty run of samples, stale markers left out.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SamplesSummary {
@@ -32,14 +48,29 @@ pub struct SamplesSummary {
     pub(crate) changes: u32,
     /// The sum of the values just before each reset: what a counter lost.
     pub(crate) reset_correction: f64,
-    /// The smallest and largest value, NaN only when every value is NaN;
-    /// of equal values the first.
-    pub(crate) min: f64,
-    pub(crate) max: f64,
-    pub(crate) has_nan: bool,
+    /// `None` for a summary the store worked out from running totals
+    /// (see `store::totals`), which do not keep them.
+    pub(crate) extremes: Option<Extremes>,
     /// Least-squares sums, with x the seconds since `first.t`; `None` when
     /// not asked for (they cost more than all the rest).
     pub(crate) fit: Option<FitSums>,
+}
+
+/// The smallest and largest value, NaN only when every value is NaN; of
+/// equal values the first.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Extremes {
+    pub(crate) min: f64,
+    pub(crate) max: f64,
+    pub(crate) has_nan: bool,
+}
+
+impl Extremes {
+    fn merge(&mut self, next: &Extremes) {
+        self.min = smaller(self.min, next.min);
+        self.max = larger(self.max, next.max);
+        self.has_nan |= next.has_nan;
+    }
 }
 
 /// Sums for a least-squares fit of value `y` over time `x` in seconds.
@@ -103,10 +134,13 @@ impl SamplesSummary {
             resets: 0,
             changes: 0,
             reset_correction: 0.0,
+            extremes: None,
+            fit: None,
+        };
+        let mut extremes = Extremes {
             min: first.v,
             max: first.v,
             has_nan: first.v.is_nan(),
-            fit: None,
         };
         // Compensated sums, as the fit over samples computes them.
         let mut fit = FitSums {
@@ -122,13 +156,21 @@ impl SamplesSummary {
             }
             if NUMBERS {
                 summary.changes += u32::from(p.v != before);
-                summary.min = if p.v < summary.min { p.v } else { summary.min };
-                summary.max = if p.v > summary.max { p.v } else { summary.max };
+                extremes.min = if p.v < extremes.min {
+                    p.v
+                } else {
+                    extremes.min
+                };
+                extremes.max = if p.v > extremes.max {
+                    p.v
+                } else {
+                    extremes.max
+                };
             } else {
                 summary.changes += u32::from(changed(before, p.v));
-                summary.min = smaller(summary.min, p.v);
-                summary.max = larger(summary.max, p.v);
-                summary.has_nan |= p.v.is_nan();
+                extremes.min = smaller(extremes.min, p.v);
+                extremes.max = larger(extremes.max, p.v);
+                extremes.has_nan |= p.v.is_nan();
             }
             summary.count += 1;
             summary.last = p;
@@ -140,6 +182,7 @@ impl SamplesSummary {
                 (fit.x2, c.x2) = kahan_sum_inc(x * x, fit.x2, c.x2);
             }
         }
+        summary.extremes = Some(extremes);
         summary.fit = FIT.then_some(FitSums {
             x: fit.x + c.x,
             x2: fit.x2 + c.x2,
@@ -158,9 +201,20 @@ impl SamplesSummary {
         self.reset_correction += next.reset_correction;
         self.resets += next.resets + u32::from(reset);
         self.changes += next.changes + u32::from(changed(self.last.v, next.first.v));
-        self.min = smaller(self.min, next.min);
-        self.max = larger(self.max, next.max);
-        self.has_nan |= next.has_nan;
+        self.extremes = match (self.extremes, next.extremes) {
+            (Some(mut extremes), Some(next)) => {
+                extremes.merge(&next);
+                Some(extremes)
+            }
+            _ => None,
+        };
+        self.extremes = match (self.extremes, next.extremes) {
+            (Some(mut extremes), Some(next)) => {
+                extremes.merge(&next);
+                Some(extremes)
+            }
+            _ => None,
+        };
         self.fit = match (self.fit, next.fit_from(self.first.t)) {
             (Some(fit), Some(moved)) => Some(FitSums {
                 x: fit.x + moved.x,
@@ -187,9 +241,10 @@ impl SamplesSummary {
         })
     }
 
-    /// Whether every value is the same (NaN never is).
-    pub(crate) fn is_constant(&self) -> bool {
-        !self.has_nan && self.min == self.max
+    /// Whether every value is the same (NaN never is); `None` without
+    /// the extremes.
+    pub(crate) fn is_constant(&self) -> Option<bool> {
+        self.extremes.map(|e| !e.has_nan && e.min == e.max)
     }
 }
 
@@ -254,10 +309,13 @@ mod tests {
             prop_assert_eq!(merged.last.v.to_bits(), whole.last.v.to_bits());
             prop_assert_eq!(merged.resets, whole.resets);
             prop_assert_eq!(merged.changes, whole.changes);
-            prop_assert_eq!(merged.min.to_bits(), whole.min.to_bits());
-            prop_assert_eq!(merged.max.to_bits(), whole.max.to_bits());
-            prop_assert_eq!(merged.has_nan, whole.has_nan);
-            if !whole.has_nan {
+            let (Some(merged_extremes), Some(extremes)) = (merged.extremes, whole.extremes) else {
+                return Err(TestCaseError::fail("extremes are made from samples"));
+            };
+            prop_assert_eq!(merged_extremes.min.to_bits(), extremes.min.to_bits());
+            prop_assert_eq!(merged_extremes.max.to_bits(), extremes.max.to_bits());
+            prop_assert_eq!(merged_extremes.has_nan, extremes.has_nan);
+            if !extremes.has_nan {
                 let kept: Vec<(f64, f64)> = samples
                     .iter()
                     .filter(|p| !is_stale_nan(p.v))
@@ -296,7 +354,11 @@ mod tests {
         assert_eq!(s.fit, None, "not asked for");
         assert_eq!((s.count, s.resets, s.changes), (3, 1, 1));
         assert_eq!((s.first, s.last), (at(1, 5.0), at(4, 2.0)));
-        assert_eq!((s.min, s.max, s.reset_correction), (2.0, 5.0, 5.0));
-        assert!(!s.is_constant());
+        let extremes = s.extremes.expect("made from samples");
+        assert_eq!(
+            (extremes.min, extremes.max, s.reset_correction),
+            (2.0, 5.0, 5.0)
+        );
+        assert_eq!(s.is_constant(), Some(false));
     }
 }

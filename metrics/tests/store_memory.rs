@@ -5,7 +5,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
 
-use opsdeck_metrics::{Labels, Matcher, Piece, Queryable, SeriesStore, StoreConfig};
+use opsdeck_metrics::{Labels, Matcher, Piece, Queryable, SeriesStore, StoreConfig, SummaryKind};
 
 struct Counting;
 
@@ -69,12 +69,18 @@ fn bytes_used_matches_what_is_allocated() {
     for metric in 0..25 {
         let name = format!("metric_{metric}");
         let matchers = [Matcher::equal("__name__", &name)];
-        store.for_each_summarised(&matchers, i64::MIN, newest, &mut |_, pieces| {
-            summaries += pieces
-                .iter()
-                .filter(|p| matches!(p, Piece::Summary(_)))
-                .count();
-        });
+        store.for_each_summarised(
+            &matchers,
+            i64::MIN,
+            newest,
+            SummaryKind::Full,
+            &mut |_, pieces| {
+                summaries += pieces
+                    .iter()
+                    .filter(|p| matches!(p, Piece::Summary(_)))
+                    .count();
+            },
+        );
     }
     assert_eq!(
         summaries,

@@ -5,8 +5,8 @@ use super::eval::{Points, Series, Steps};
 use super::math::{kahan_sum_inc, quantile, KahanSum, Mean, Variance};
 use super::selector::{without_stale_markers, Windows};
 use super::QueryError;
-use crate::summary::FitSums;
-use crate::{is_stale_nan, Piece, Sample, SamplesSummary};
+use crate::summary::{Extremes, FitSums};
+use crate::{is_stale_nan, Piece, Sample, SamplesSummary, SummaryKind};
 
 /// What a function sees of one window besides its samples.
 #[derive(Debug, Clone, Copy)]
@@ -82,7 +82,7 @@ fn map_summarisable(
     };
     let mut out = Vec::new();
     let mut kept = Vec::new();
-    let summarised = windows.for_each_summarised(|labels, pieces| {
+    let summarised = windows.for_each_summarised(reads.summaries(), |labels, pieces| {
         let value = match pieces {
             [Piece::Samples(samples)] => {
                 let samples = without_stale_markers(samples, &mut kept);
@@ -149,11 +149,23 @@ fn map_newest(
 /// What a function computed from a window's summary reads of it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Reads {
-    /// Counts, extremes, first and last samples.
-    Counts,
+    /// Counts, resets, changes, first and last samples.
+    Totals,
+    /// Those and the extremes.
+    Extremes,
     /// Those and the least-squares sums (which cost more to make than the
     /// rest together).
     Fit,
+}
+
+impl Reads {
+    fn summaries(self) -> SummaryKind {
+        match self {
+            Reads::Totals => SummaryKind::Totals,
+            Reads::Extremes => SummaryKind::Extremes,
+            Reads::Fit => SummaryKind::Full,
+        }
+    }
 }
 
 /// Calls `f` with the samples of `samples` inside each window
@@ -194,7 +206,7 @@ pub(crate) fn compute(
             windows,
             steps,
             false,
-            Reads::Counts,
+            Reads::Totals,
             |s, w| extrapolated_delta(s, w, true).map(|d| d / range_s),
             |s, w| summary_delta(s, w, true).map(|d| d / range_s),
         ),
@@ -202,7 +214,7 @@ pub(crate) fn compute(
             windows,
             steps,
             false,
-            Reads::Counts,
+            Reads::Totals,
             |s, w| extrapolated_delta(s, w, true),
             |s, w| summary_delta(s, w, true),
         ),
@@ -210,7 +222,7 @@ pub(crate) fn compute(
             windows,
             steps,
             false,
-            Reads::Counts,
+            Reads::Totals,
             |s, w| extrapolated_delta(s, w, false),
             |s, w| summary_delta(s, w, false),
         ),
@@ -246,7 +258,7 @@ pub(crate) fn compute(
             windows,
             steps,
             false,
-            Reads::Counts,
+            Reads::Totals,
             |s, _| Some(s.windows(2).filter(|p| p[1].v < p[0].v).count() as f64),
             |s, _| Some(f64::from(s.resets)),
         ),
@@ -254,7 +266,7 @@ pub(crate) fn compute(
             windows,
             steps,
             false,
-            Reads::Counts,
+            Reads::Totals,
             |s, _| {
                 Some(
                     s.windows(2)
@@ -274,13 +286,13 @@ pub(crate) fn compute(
             s.iter().for_each(|p| sum.add(p.v));
             Some(sum.value())
         }),
-        "min_over_time" => extreme_over_time(windows, steps, |v, m| v < m, |s| s.min),
-        "max_over_time" => extreme_over_time(windows, steps, |v, m| v > m, |s| s.max),
+        "min_over_time" => extreme_over_time(windows, steps, |v, m| v < m, |e| e.min),
+        "max_over_time" => extreme_over_time(windows, steps, |v, m| v > m, |e| e.max),
         "count_over_time" => map_summarisable(
             windows,
             steps,
             false,
-            Reads::Counts,
+            Reads::Totals,
             |s, _| Some(s.len() as f64),
             |s, _| Some(f64::from(s.count)),
         ),
@@ -289,7 +301,7 @@ pub(crate) fn compute(
                 windows,
                 steps,
                 false,
-                Reads::Counts,
+                Reads::Totals,
                 |_, _| Some(1.0),
                 |_, _| Some(1.0),
             )
@@ -299,7 +311,7 @@ pub(crate) fn compute(
                 windows,
                 steps,
                 true,
-                Reads::Counts,
+                Reads::Totals,
                 |s, _| s.last().map(|p| p.v),
                 |s, _| Some(s.last.v),
             )
@@ -308,7 +320,7 @@ pub(crate) fn compute(
             windows,
             steps,
             true,
-            Reads::Counts,
+            Reads::Totals,
             |s, _| s.first().map(|p| p.v),
             |s, _| Some(s.first.v),
         ),
@@ -405,19 +417,19 @@ fn extreme_over_time(
     windows: &Windows,
     steps: &Steps,
     beats: impl Fn(f64, f64) -> bool,
-    from_summary: impl Fn(&SamplesSummary) -> f64,
+    from_summary: impl Fn(&Extremes) -> f64,
 ) -> Vec<Series> {
     map_summarisable(
         windows,
         steps,
         false,
-        Reads::Counts,
+        Reads::Extremes,
         |s, _| {
             s.iter()
                 .map(|p| p.v)
                 .reduce(|m, v| if beats(v, m) || m.is_nan() { v } else { m })
         },
-        |s, _| Some(from_summary(s)),
+        |s, _| s.extremes.as_ref().map(&from_summary),
     )
 }
 
@@ -571,7 +583,7 @@ fn linear_regression(samples: &[Sample], intercept_time: i64) -> (f64, f64) {
 /// [`linear_regression`] from a summary of the samples; `None` if it was
 /// made without fit sums.
 fn summary_regression(s: &SamplesSummary, intercept_time: i64) -> Option<(f64, f64)> {
-    if s.is_constant() {
+    if s.is_constant()? {
         return Some(constant_fit(s.first.v));
     }
     let sums = s.fit_from(intercept_time)?;

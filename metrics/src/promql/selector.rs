@@ -6,7 +6,9 @@ use promql_parser::parser::{MatrixSelector, VectorSelector};
 
 use super::eval::{duration_ms, Evaluator, Points, SampleSeries, Series, Steps};
 use crate::store::SeriesSamples;
-use crate::{is_stale_nan, Labels, MatchOp, Matcher, Piece, Queryable, Sample, METRIC_NAME};
+use crate::{
+    is_stale_nan, Labels, MatchOp, Matcher, Piece, Queryable, Sample, SummaryKind, METRIC_NAME,
+};
 
 /// A range-vector argument: the samples of each series, with the window
 /// `(end - range_ms, end]` every step looks at.
@@ -92,13 +94,17 @@ impl Windows<'_> {
     /// Returns false, calling nothing, for the windows of more than one
     /// step, of a subquery, or of a selector with `or` alternatives (which
     /// is read whole to be merged): those have samples only.
-    pub fn for_each_summarised(&self, mut f: impl FnMut(&Labels, &[Piece<'_>])) -> bool {
+    pub fn for_each_summarised(
+        &self,
+        kind: SummaryKind,
+        mut f: impl FnMut(&Labels, &[Piece<'_>]),
+    ) -> bool {
         let Some((db, vs, mint, maxt)) = self.single_window() else {
             return false;
         };
         if mint <= maxt {
             let matchers = matchers_of(vs, &vs.matchers.matchers);
-            db.for_each_summarised(&matchers, mint, maxt, &mut f);
+            db.for_each_summarised(&matchers, mint, maxt, kind, &mut f);
         }
         true
     }

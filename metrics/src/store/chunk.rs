@@ -8,7 +8,8 @@
 
 use super::bits::{BitReader, BitWriter};
 use super::series::{MAX_CHUNK_SPAN_MS, MAX_SAMPLES_PER_CHUNK};
-use crate::Sample;
+use super::totals::{ChunkEnd, Passed, RunTotals};
+use crate::{Sample, SamplesSummary};
 
 /// Bucket widths for timestamp delta-of-deltas, as in Prometheus. A zero,
 /// the common case for a steady scrape interval, is a single bit.
@@ -40,14 +41,15 @@ pub(crate) struct HeadChunk {
     /// Values are treated as integers after scaling by this decimal scale,
     /// chosen from the chunk's first value (see [`DecimalScale`]).
     scale: DecimalScale,
-    /// The last value as a scaled integer, when it is one.
-    last_int: Option<i64>,
     /// Difference between the last two values when both were integers,
     /// else 0.
     int_delta: i64,
     /// The XOR window of the last value written with a full header; `None`
     /// until one has been written.
     window: Option<XorWindow>,
+    /// Of all samples appended, kept as they are appended: a window's
+    /// counts and resets are then worked out without decoding the head.
+    totals: RunTotals,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -121,9 +123,9 @@ impl HeadChunk {
             last_delta: 0,
             last_value_bits: v.to_bits(),
             scale,
-            last_int: scale.to_int(v.to_bits()),
             int_delta: 0,
             window: None,
+            totals: RunTotals::starting_with(v),
         }
     }
 
@@ -138,6 +140,7 @@ impl HeadChunk {
             &TIME_DOD_WIDTHS,
             delta.wrapping_sub(self.last_delta),
         );
+        self.totals.add(self.last_value(), v);
         self.write_value(v.to_bits());
         self.last_delta = delta;
         self.max_t = t;
@@ -164,9 +167,9 @@ impl HeadChunk {
     fn write_value(&mut self, value_bits: u64) {
         let previous = self.last_value_bits;
         self.last_value_bits = value_bits;
-        let current_int = self.scale.to_int(value_bits);
-        let int_delta = integer_delta(self.last_int, current_int);
-        self.last_int = current_int;
+        // The last value's integer is worked out again rather than kept:
+        // 16 bytes less in every series, for a conversion per append.
+        let int_delta = integer_delta(self.scale.to_int(previous), self.scale.to_int(value_bits));
         let int_dod = int_delta.map(|delta| delta.wrapping_sub(self.int_delta));
         // Both ends track the last integer delta whatever encoding is used.
         self.int_delta = int_delta.unwrap_or(0);
@@ -202,6 +205,34 @@ impl HeadChunk {
 
     pub(crate) fn last_value(&self) -> f64 {
         f64::from_bits(self.last_value_bits)
+    }
+
+    /// The totals, count and last sample of what was appended so far.
+    pub(crate) fn end(&self) -> ChunkEnd {
+        ChunkEnd {
+            totals: self.totals,
+            count: self.count,
+            last: Sample {
+                t: self.max_t,
+                v: self.last_value(),
+            },
+        }
+    }
+
+    /// The first sample: a whole head's summary starts there.
+    pub(crate) fn first(&self) -> Option<Sample> {
+        ChunkSamples::new(self.bits.bytes(), self.count, self.min_t).first_sample()
+    }
+
+    /// See [`ChunkSamples::summary_from`], for a [usable](ChunkEnd::usable)
+    /// [`HeadChunk::end`].
+    pub(crate) fn summary_from(
+        &self,
+        mint: i64,
+        resume: &mut ResumePoints,
+    ) -> Option<SamplesSummary> {
+        let chunk = (self.count, self.min_t);
+        ChunkSamples::summary_from(self.bits.bytes(), chunk, mint, resume, &self.end())
     }
 
     /// Heap bytes held by the open chunk, counting spare capacity.
@@ -296,6 +327,26 @@ impl ClosedChunk {
         let chunk = (self.count, self.min_t, self.max_t);
         ChunkSamples::extend_between(&self.data, chunk, range, out, resume)
     }
+
+    /// The chunk's totals, count and last sample, kept with its resume
+    /// points: worked out once, by decoding the chunk whole, unless the
+    /// head left them there when it was closed.
+    pub(crate) fn end(&self, resume: &mut ResumePoints) -> ChunkEnd {
+        *resume
+            .end
+            .get_or_insert_with(|| ChunkSamples::new(&self.data, self.count, self.min_t).end())
+    }
+
+    /// See [`ChunkSamples::summary_from`]; `end` is [`ClosedChunk::end`].
+    pub(crate) fn summary_from(
+        &self,
+        mint: i64,
+        resume: &mut ResumePoints,
+        end: &ChunkEnd,
+    ) -> Option<SamplesSummary> {
+        let chunk = (self.count, self.min_t);
+        ChunkSamples::summary_from(&self.data, chunk, mint, resume, end)
+    }
 }
 
 impl<'a> ChunkSamples<'a> {
@@ -312,6 +363,14 @@ impl<'a> ChunkSamples<'a> {
             window: ReadWindow::NONE,
         }
     }
+}
+
+/// A read that passed over the samples before its window: the decoder,
+/// the window's first sample in the chunk, and the last sample before it.
+struct AtWindow<'a> {
+    samples: ChunkSamples<'a>,
+    first_kept: Option<Sample>,
+    before: Option<Passed>,
 }
 
 /// Decodes a chunk's samples in order.
@@ -397,11 +456,13 @@ const MAX_RESUME_POINTS: usize = 3;
 /// The decoder's state after one of a chunk's samples: decoding can resume
 /// there instead of at the chunk's start. That sample's time and number
 /// are kept apart, in [`ResumePoints`]. Narrower than the decoder's own
-/// fields (32 bytes rather than 64): a rule's window leaves points in
+/// fields (48 bytes rather than 64): a rule's window leaves points in
 /// thousands of series, and they are read once per evaluation, not per
 /// sample.
 #[derive(Debug, Clone, Copy)]
 struct ResumePoint {
+    /// Of the chunk's samples up to this one.
+    totals: RunTotals,
     delta: i64,
     value_bits: u64,
     /// The [`IntTrack`]'s one word: a `Known` track's delta (its last
@@ -427,6 +488,7 @@ enum IntKind {
 impl ResumePoint {
     /// Fills unused slots of [`ResumePoints`].
     const UNUSED: ResumePoint = ResumePoint {
+        totals: RunTotals::NONE,
         delta: 0,
         value_bits: 0,
         ints_word: 0,
@@ -456,6 +518,9 @@ pub(crate) struct ResumePoints {
     /// Samples decoded at each point.
     decoded: [u32; MAX_RESUME_POINTS],
     points: [ResumePoint; MAX_RESUME_POINTS],
+    /// The totals of the whole chunk, once the chunk is closed and a read
+    /// asked for them (see [`ClosedChunk::end`]).
+    end: Option<ChunkEnd>,
 }
 
 impl ResumePoints {
@@ -466,7 +531,14 @@ impl ResumePoints {
             times: [0; MAX_RESUME_POINTS],
             decoded: [0; MAX_RESUME_POINTS],
             points: [ResumePoint::UNUSED; MAX_RESUME_POINTS],
+            end: None,
         }
+    }
+
+    /// Keeps the totals of the chunk, as the head had them when it was
+    /// closed: no read needs to decode the closed chunk for them.
+    pub(crate) fn set_end(&mut self, end: ChunkEnd) {
+        self.end = Some(end);
     }
 
     pub(crate) fn chunk_min_t(&self) -> i64 {
@@ -564,40 +636,11 @@ impl<'a> ChunkSamples<'a> {
         out: &mut Vec<Sample>,
         mut resume: Option<&mut ResumePoints>,
     ) -> bool {
-        let start = resume.as_deref().and_then(|r| r.last_before(mint));
-        let (mut samples, mut next) = match start {
-            Some((decoded, t, point)) => {
-                let mut samples = ChunkSamples::resume(data, count, decoded, t, point);
-                let next = samples.next_sample();
-                (samples, next)
-            }
-            None => {
-                let mut samples = ChunkSamples::new(data, count, min_t);
-                let first = samples.first_sample();
-                (samples, first)
-            }
-        };
-        // Two loops: one passing over the samples before `mint`, then one
-        // keeping those up to `maxt`, which tests each sample against
-        // `maxt` alone. The state after the last sample passed over is
-        // left as a resume point at the window's start.
-        let mut before_mint = None;
-        let first_kept = loop {
-            let Some(sample) = next.filter(|s| s.t < mint) else {
-                break next;
-            };
-            if let Some(points) = resume.as_deref_mut() {
-                let decoded = count - samples.remaining;
-                before_mint = Some((decoded, sample.t, samples.resume_point()));
-                samples.leave_point_if_due(points, count, sample.t);
-            }
-            next = samples.next_sample();
-        };
-        if let (Some(points), Some((decoded, t, point)), Some(_)) =
-            (resume.as_deref_mut(), before_mint, first_kept)
-        {
-            points.record_window_start(decoded, t, point);
-        }
+        let AtWindow {
+            mut samples,
+            first_kept,
+            before,
+        } = ChunkSamples::pass_to(data, (count, min_t), mint, resume.as_deref_mut());
         // Once a chunk's points are all left (usually so), no sample needs
         // to be checked for one: a loop of its own keeps the samples.
         match (resume.filter(|points| !points.is_full()), first_kept) {
@@ -606,18 +649,136 @@ impl<'a> ChunkSamples<'a> {
             // needs comparing with `maxt`.
             (None, Some(first)) if max_t <= maxt => samples.keep_up_to::<false>(first, maxt, out),
             (None, Some(first)) => samples.keep_up_to::<true>(first, maxt, out),
-            (Some(points), _) => {
-                next = first_kept;
-                while let Some(sample) = next {
-                    samples.leave_point_if_due(points, count, sample.t);
+            (Some(points), Some(first)) => {
+                let mut totals =
+                    before.map_or(RunTotals::starting_with(first.v), |b| b.totals_to(first));
+                let mut sample = first;
+                loop {
+                    samples.leave_point_if_due(points, count, sample.t, totals);
                     if sample.t > maxt {
                         return true;
                     }
                     out.push(sample);
-                    next = samples.next_sample();
+                    let Some(next) = samples.next_sample() else {
+                        return false;
+                    };
+                    totals.add(sample.v, next.v);
+                    sample = next;
                 }
-                false
             }
+        }
+    }
+
+    /// The summary of a chunk's samples from `mint` to its end, worked out
+    /// from the totals up to the last sample before `mint` and the
+    /// chunk's `end` (which must be [usable](ChunkEnd::usable)): only the
+    /// samples from the resume point before `mint` to the first sample
+    /// after it are decoded. Leaves resume points as
+    /// [`ChunkSamples::extend_between`] does. `None` when no sample is
+    /// from `mint` on.
+    fn summary_from(
+        data: &[u8],
+        chunk: (u32, i64),
+        mint: i64,
+        resume: &mut ResumePoints,
+        end: &ChunkEnd,
+    ) -> Option<SamplesSummary> {
+        let at = ChunkSamples::pass_to(data, chunk, mint, Some(resume));
+        let first = at.first_kept?;
+        Some(match at.before {
+            Some(before) => end.summary_after(&before, first),
+            None => end.summary_from(first),
+        })
+    }
+
+    /// Decodes a chunk (of `count` samples from `min_t`) up to its first
+    /// sample at or after `mint`: one loop passing over the samples before
+    /// `mint`, so that the loop keeping the window's samples tests each
+    /// against `maxt` alone. With `resume`, the resume points of this
+    /// chunk, decoding starts at the last point before `mint` instead of
+    /// the chunk's start, and leaves new points as it passes where they
+    /// are due, and one at the window's start.
+    #[inline(always)]
+    fn pass_to(
+        data: &'a [u8],
+        (count, min_t): (u32, i64),
+        mint: i64,
+        mut resume: Option<&mut ResumePoints>,
+    ) -> AtWindow<'a> {
+        let start = resume.as_deref().and_then(|r| r.last_before(mint));
+        let (mut samples, mut next, mut before) = match start {
+            Some((decoded, t, point)) => {
+                let mut samples = ChunkSamples::resume(data, count, decoded, t, point);
+                let next = samples.next_sample();
+                let sample = Sample {
+                    t,
+                    v: f64::from_bits(point.value_bits),
+                };
+                let totals = point.totals;
+                (
+                    samples,
+                    next,
+                    Some(Passed {
+                        decoded,
+                        sample,
+                        totals,
+                    }),
+                )
+            }
+            None => {
+                let mut samples = ChunkSamples::new(data, count, min_t);
+                let first = samples.first_sample();
+                (samples, first, None)
+            }
+        };
+        // The state after the last sample passed over, left as a resume
+        // point at the window's start.
+        let mut window_start = None;
+        while let Some(sample) = next.filter(|s| s.t < mint) {
+            let totals = before.map_or(RunTotals::starting_with(sample.v), |b| b.totals_to(sample));
+            let decoded = count - samples.remaining;
+            before = Some(Passed {
+                decoded,
+                sample,
+                totals,
+            });
+            if let Some(points) = resume.as_deref_mut() {
+                window_start = Some(samples.resume_point(totals));
+                samples.leave_point_if_due(points, count, sample.t, totals);
+            }
+            next = samples.next_sample();
+        }
+        if let (Some(points), Some(point), Some(passed), Some(_)) =
+            (resume, window_start, before, next)
+        {
+            points.record_window_start(passed.decoded, passed.sample.t, point);
+        }
+        AtWindow {
+            samples,
+            first_kept: next,
+            before,
+        }
+    }
+
+    /// The totals, count and last sample of a whole chunk, by decoding it.
+    fn end(mut self) -> ChunkEnd {
+        let Some(first) = self.first_sample() else {
+            // Only a codec bug can get here: totals that are never used.
+            return ChunkEnd {
+                totals: RunTotals::NONE,
+                count: 0,
+                last: Sample { t: 0, v: f64::NAN },
+            };
+        };
+        let (mut totals, mut count, mut last) = (RunTotals::starting_with(first.v), 1, first);
+        while let Some(sample) = self.next_sample() {
+            totals.add(last.v, sample.v);
+            (count, last) = (count + 1, sample);
+        }
+        ChunkEnd {
+            totals,
+            count,
+            last,
         }
     }
 
@@ -681,13 +842,13 @@ impl<'a> ChunkSamples<'a> {
         }
     }
 
-    /// Leaves a resume point after the sample just decoded, at `t`, if one
-    /// is due there.
+    /// Leaves a resume point after the sample just decoded, at `t`, with
+    /// the chunk's `totals` up to it, if one is due there.
     #[inline(always)]
-    fn leave_point_if_due(&self, points: &mut ResumePoints, count: u32, t: i64) {
+    fn leave_point_if_due(&self, points: &mut ResumePoints, count: u32, t: i64, totals: RunTotals) {
         let decoded = count - self.remaining;
         if points.due(decoded, t) {
-            points.record(decoded, t, self.resume_point());
+            points.record(decoded, t, self.resume_point(totals));
         }
     }
 
@@ -720,8 +881,9 @@ impl<'a> ChunkSamples<'a> {
         }
     }
 
-    /// The state after the last sample returned.
-    fn resume_point(&self) -> ResumePoint {
+    /// The state after the last sample returned, whose chunk's totals up
+    /// to it are `totals`.
+    fn resume_point(&self, totals: RunTotals) -> ResumePoint {
         let (ints_kind, ints_word) = match self.ints {
             IntTrack::Known { delta, .. } => (IntKind::Known, delta as u64),
             IntTrack::NotInt => (IntKind::NotInt, 0),
@@ -730,6 +892,7 @@ impl<'a> ChunkSamples<'a> {
         // The narrowing casts cannot lose bits: a scale is below 7, a
         // window's counts at most 64, and a chunk's bits far below 2^32.
         ResumePoint {
+            totals,
             delta: self.delta,
             value_bits: self.value_bits,
             ints_word,

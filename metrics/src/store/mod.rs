@@ -26,6 +26,7 @@ mod selections;
 mod series;
 mod staleness;
 mod stats;
+mod totals;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
@@ -33,7 +34,7 @@ use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
 
-use crate::{Labels, Matcher, Sample, SamplesSummary};
+use crate::{Labels, Matcher, Sample, SamplesSummary, SummaryKind};
 use disk::ChunkFiles;
 use housekeeping::Housekeeping;
 use index::SeriesIndex;
@@ -88,13 +89,14 @@ pub trait Queryable: Send + Sync {
     /// summary instead of the samples: `visit` gets the series' samples in
     /// the range as pieces, oldest first. Range functions that can work
     /// from summaries (see [`SamplesSummary`]) then need not decode every
-    /// sample of a long window. The default hands over all samples as one
-    /// piece.
+    /// sample of a long window. The summaries hold what `kind` asks for.
+    /// The default hands over all samples as one piece.
     fn for_each_summarised(
         &self,
         matchers: &[Matcher],
         mint: i64,
         maxt: i64,
+        _kind: SummaryKind,
         visit: &mut dyn FnMut(&Labels, &[Piece<'_>]),
     ) {
         self.for_each_selected(matchers, mint, maxt, &mut |labels, samples| {
@@ -512,13 +514,16 @@ impl Queryable for SeriesStore {
         });
     }
 
-    /// Closed chunks inside the range are handed over as summaries; see
+    /// Closed chunks inside the range are handed over as summaries, and
+    /// for [`SummaryKind::Totals`] so is the part of the window from where
+    /// it starts in a chunk to that chunk's end; see
     /// `Series::summarise_between`.
     fn for_each_summarised(
         &self,
         matchers: &[Matcher],
         mint: i64,
         maxt: i64,
+        kind: SummaryKind,
         visit: &mut dyn FnMut(&Labels, &[Piece<'_>]),
     ) {
         let mut samples = Vec::new();
@@ -526,8 +531,12 @@ impl Queryable for SeriesStore {
         self.walk_selected(matchers, mint, maxt, |s, mint, maxt| {
             samples.clear();
             parts.clear();
-            let bytes_delta =
-                s.summarise_between((mint, maxt), &mut samples, &mut parts, self.files.as_ref());
+            let bytes_delta = s.summarise_between(
+                (mint, maxt),
+                kind,
+                (&mut samples, &mut parts),
+                self.files.as_ref(),
+            );
             if bytes_delta != 0 {
                 self.adjust_bytes(bytes_delta);
             }

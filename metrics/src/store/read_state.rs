@@ -117,9 +117,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_series_read_state_fits_glibcs_176_byte_chunk() {
+    fn a_series_read_state_fits_glibcs_272_byte_chunk() {
         // A rule's window leaves one in each series it reads: thousands.
-        assert!(size_of::<ReadState>() <= 168, "{}", size_of::<ReadState>());
+        // 96 of the bytes are running totals (the chunk's, and each resume
+        // point's), which spare a rule's `rate` decoding its window.
+        assert!(size_of::<ReadState>() <= 264, "{}", size_of::<ReadState>());
     }
 
     #[test]

@@ -10,7 +10,7 @@ use super::closed::{ClosedChunks, NotWritten};
 use super::disk::ChunkFiles;
 use super::prefetch;
 use super::read_state::ReadState;
-use crate::{is_stale_nan, Labels, Sample, SamplesSummary};
+use crate::{is_stale_nan, Labels, Sample, SamplesSummary, SummaryKind};
 
 pub(crate) type SeriesId = u64;
 
@@ -217,18 +217,21 @@ impl Series {
     }
 
     /// Like [`Series::extend_between`], but a closed chunk inside the range
-    /// is summarised instead of decoded: `parts` gets, oldest first, the
-    /// runs of samples appended to `out` and the summaries between them.
+    /// is summarised instead of decoded, and with [`SummaryKind::Totals`]
+    /// so are the chunk the range starts in, from where it starts, and a
+    /// head inside the range (see `store::totals`): `parts` gets, oldest
+    /// first, the runs of samples appended to `out` and the summaries
+    /// between them.
     pub(crate) fn summarise_between(
         &self,
         (mint, maxt): (i64, i64),
-        out: &mut Vec<Sample>,
-        parts: &mut Vec<Part>,
+        kind: SummaryKind,
+        (out, parts): (&mut Vec<Sample>, &mut Vec<Part>),
         files: Option<&ChunkFiles>,
     ) -> isize {
         self.data
             .lock()
-            .extend_between((mint, maxt), out, Some(parts), files)
+            .extend_between((mint, maxt), out, Some((parts, kind)), files)
     }
 
     /// The newest sample in `[mint, maxt]`, with the change in chunk bytes.
@@ -351,7 +354,7 @@ impl SeriesData {
         &mut self,
         range: (i64, i64),
         out: &mut Vec<Sample>,
-        parts: Option<&mut Vec<Part>>,
+        parts: Option<(&mut Vec<Part>, SummaryKind)>,
         files: Option<&ChunkFiles>,
     ) -> isize {
         let reads_before = self.reads_bytes();
@@ -410,6 +413,15 @@ impl SeriesData {
     ) -> Result<isize, NotWritten> {
         let before = self.closed.list_bytes() + self.head.heap_bytes();
         let closed_bytes = self.closed.push(&self.head, files)?;
+        // Points left in the head stay good in the closed chunk, which has
+        // the same bits; so do the head's totals.
+        if let Some(points) = self
+            .reads
+            .as_deref_mut()
+            .and_then(|r| r.points(self.head.min_t()))
+        {
+            points.set_end(self.head.end());
+        }
         self.head = HeadChunk::new(t, v);
         let after = closed_bytes + self.closed.list_bytes() + self.head.heap_bytes();
         Ok(after as isize - before as isize)
@@ -425,7 +437,7 @@ fn read_chunks<'c>(
     reads: &mut Option<Box<ReadState>>,
     (mint, maxt): (i64, i64),
     out: &mut Vec<Sample>,
-    mut parts: Option<&mut Vec<Part>>,
+    parts: Option<(&mut Vec<Part>, SummaryKind)>,
 ) {
     let head_overlaps = head.max_t() >= mint && head.min_t() <= maxt;
     // The chunk the range starts in, if it starts after that chunk's
@@ -441,6 +453,11 @@ fn read_chunks<'c>(
         reads.keep_points_for(min_t)
     });
     let head = head_overlaps.then_some(head);
+    // What is asked for, if running totals may give it.
+    let (parts, from_totals) = match parts {
+        Some((parts, kind)) => (Some(parts), (kind != SummaryKind::Full).then_some(kind)),
+        None => (None, None),
+    };
     // Sized for the samples the range is expected to hold, from each
     // chunk's count and the part of its time span the range covers:
     // growing the vector while decoding costs more than the decoding,
@@ -458,37 +475,99 @@ fn read_chunks<'c>(
         });
     out.reserve(capacity);
     let mut passed_maxt = false;
-    // Where the samples decoded since the last summary start.
-    let mut run_start = out.len();
+    let mut summaries = Summaries {
+        parts,
+        run_start: out.len(),
+    };
     for chunk in closed {
-        if let (Some(parts), true) = (parts.as_deref_mut(), summarised(chunk)) {
+        if summarised(chunk) {
             let summary = reads.get_or_insert_with(Box::default).summary(chunk, out);
-            if out.len() > run_start {
-                parts.push(Part::Decoded { end: out.len() });
-                run_start = out.len();
-            }
-            parts.extend(summary.map(Part::Summary));
+            summaries.push(summary, out);
             continue;
         }
-        let points = reads
+        let mut points = reads
             .as_deref_mut()
             .filter(|_| resumed_chunk == Some(chunk.min_t))
             .and_then(|r| r.points(chunk.min_t));
+        let to_chunk_end = chunk.max_t <= maxt;
+        if let (Some(kind), true, Some(points)) = (from_totals, to_chunk_end, points.as_deref_mut())
+        {
+            let end = chunk.end(points);
+            if end.gives(kind) {
+                let summary = chunk.summary_from(mint, points, &end);
+                if holds(kind, summary.as_ref()) {
+                    summaries.push(summary, out);
+                    continue;
+                }
+            }
+        }
         passed_maxt = chunk.extend_between((mint, maxt), out, points);
         if passed_maxt {
             break;
         }
     }
     if let (false, Some(head)) = (passed_maxt, head) {
-        let points = reads
+        let mut points = reads
             .as_deref_mut()
             .filter(|_| resumed_chunk == Some(head.min_t()))
             .and_then(|r| r.points(head.min_t()));
-        head.extend_between((mint, maxt), out, points);
+        // After decoded samples, the head's are decoded too: one run of
+        // samples is worked on faster than a run and a summary.
+        let nothing_decoded = out.len() == summaries.run_start;
+        let kind = from_totals
+            .filter(|&kind| nothing_decoded && head.max_t() <= maxt && head.end().gives(kind));
+        let summary = match (kind, points.as_deref_mut()) {
+            (Some(_), Some(points)) => Some(head.summary_from(mint, points)),
+            (Some(_), None) if head.min_t() >= mint => {
+                Some(head.first().map(|first| head.end().summary_from(first)))
+            }
+            _ => None,
+        };
+        match (kind, summary) {
+            (Some(kind), Some(summary)) if holds(kind, summary.as_ref()) => {
+                summaries.push(summary, out);
+            }
+            _ => {
+                head.extend_between((mint, maxt), out, points);
+            }
+        }
     }
-    if let Some(parts) = parts {
-        if out.len() > run_start {
+    summaries.finish(out);
+}
+
+/// Whether a summary from running totals (`None`: the chunk has no sample
+/// in the range) holds what `kind` asks for.
+fn holds(kind: SummaryKind, summary: Option<&SamplesSummary>) -> bool {
+    kind == SummaryKind::Totals || summary.is_none_or(|s| s.extremes.is_some())
+}
+
+/// The parts of a summarising read as they are found: the runs of samples
+/// decoded between summaries, and the summaries.
+struct Summaries<'p> {
+    parts: Option<&'p mut Vec<Part>>,
+    /// Where the samples decoded since the last summary start.
+    run_start: usize,
+}
+
+impl Summaries<'_> {
+    /// Adds a summary after the samples decoded so far into `out`.
+    fn push(&mut self, summary: Option<SamplesSummary>, out: &[Sample]) {
+        let Some(parts) = self.parts.as_deref_mut() else {
+            return;
+        };
+        if out.len() > self.run_start {
             parts.push(Part::Decoded { end: out.len() });
+            self.run_start = out.len();
+        }
+        parts.extend(summary.map(Part::Summary));
+    }
+
+    /// Adds the samples decoded into `out` since the last summary.
+    fn finish(self, out: &[Sample]) {
+        if let Some(parts) = self.parts {
+            if out.len() > self.run_start {
+                parts.push(Part::Decoded { end: out.len() });
+            }
         }
     }
 }
@@ -520,7 +599,93 @@ fn expected_in(range: (i64, i64), min_t: i64, max_t: i64, count: usize) -> usize
 
 #[cfg(test)]
 mod tests {
-    use super::{expected_in, Series};
+    use super::{expected_in, Part, Series};
+    use crate::{is_stale_nan, Labels, Sample, SamplesSummary, SummaryKind, STALE_NAN};
+    use proptest::prelude::*;
+
+    /// Mostly a counter (rising, now and then reset or repeated), with the
+    /// odd NaN or stale marker.
+    fn next_value() -> impl Strategy<Value = Option<f64>> {
+        prop_oneof![
+            8 => (0u32..40).prop_map(|step| Some(f64::from(step))),
+            2 => Just(None),
+            1 => (0u32..5).prop_map(|v| Some(-f64::from(v) - 1e9)),
+            1 => prop_oneof![Just(f64::NAN), Just(STALE_NAN)].prop_map(Some),
+        ]
+    }
+
+    /// Merges what a summarising read found into one summary.
+    fn merged(samples: &[Sample], parts: &[Part]) -> Option<SamplesSummary> {
+        let mut start = 0;
+        parts
+            .iter()
+            .filter_map(|part| match *part {
+                Part::Decoded { end } => {
+                    let run = &samples[start..end];
+                    start = end;
+                    SamplesSummary::of(run, false)
+                }
+                Part::Summary(summary) => Some(summary),
+            })
+            .reduce(|mut a, b| {
+                a.merge(&b);
+                a
+            })
+    }
+
+    proptest! {
+        /// Windows read for their totals or extremes (from resume points
+        /// and running totals, decoding little) are summarised as decoding
+        /// them whole summarises them, as the head grows, is closed and
+        /// windows move.
+        #[test]
+        fn windows_read_for_totals_match_their_decoded_samples(
+            steps in proptest::collection::vec((1i64..=30_000, next_value(), 0usize..4), 1..700),
+        ) {
+            let labels = Labels::from_pairs([("__name__", "x")]);
+            let series = Series::new(1, labels, 0, 1.0);
+            let (mut t, mut v) = (0i64, 1.0f64);
+            for (step, value, reads) in steps {
+                t += step;
+                v = match value {
+                    Some(x) if x.is_nan() || x < 0.0 => if x < 0.0 { (-x - 1e9).max(0.0) } else { x },
+                    Some(step) => if v.is_nan() { step } else { v + step },
+                    None => v,
+                };
+                prop_assert!(series.append(t, v, None).is_ok());
+                for read in 0..reads {
+                    let window = [15_000, 120_000, 300_000, 900_000, 3_600_000][(read + t as usize) % 5];
+                    let maxt = if read == 3 { t - 1 } else { t + read as i64 };
+                    let range = (maxt - window, maxt);
+                    let kind = if read % 2 == 0 { SummaryKind::Totals } else { SummaryKind::Extremes };
+                    let (mut samples, mut parts) = (Vec::new(), Vec::new());
+                    series.summarise_between(range, kind, (&mut samples, &mut parts), None);
+                    let from_totals = merged(&samples, &parts);
+                    let mut all = Vec::new();
+                    series.extend_between(range, &mut all, None);
+                    let decoded = SamplesSummary::of(&all, false);
+                    prop_assert_eq!(from_totals.is_some(), decoded.is_some());
+                    let (Some(a), Some(b)) = (from_totals, decoded) else { continue };
+                    prop_assert_eq!((a.count, a.resets, a.changes), (b.count, b.resets, b.changes), "{:?}", range);
+                    prop_assert_eq!(a.first.t, b.first.t);
+                    prop_assert_eq!(a.last.t, b.last.t);
+                    prop_assert_eq!(a.first.v.to_bits(), b.first.v.to_bits());
+                    prop_assert_eq!(a.last.v.to_bits(), b.last.v.to_bits());
+                    if kind == SummaryKind::Extremes {
+                        let bits = |s: &SamplesSummary| s.extremes.map(|e| (e.min.to_bits(), e.max.to_bits(), e.has_nan));
+                        prop_assert!(a.extremes.is_some());
+                        prop_assert_eq!(bits(&a), bits(&b));
+                    }
+                    let magnitude: f64 = all.iter().filter(|p| !is_stale_nan(p.v)).map(|p| p.v.abs()).sum();
+                    prop_assert!(
+                        (a.reset_correction - b.reset_correction).abs() <= 1e-9 * magnitude.max(1.0)
+                            || (a.reset_correction.is_nan() && b.reset_correction.is_nan()),
+                        "{} vs {}", a.reset_correction, b.reset_correction
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn a_series_with_its_arc_counts_fits_glibcs_256_byte_chunk() {

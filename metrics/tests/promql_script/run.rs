@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use opsdeck_metrics::promql::{Engine, Query, QueryError, RangeSeries, Value, VectorSample};
 use opsdeck_metrics::{
-    Labels, Matcher, Piece, Queryable, SeriesSamples, SeriesStore, StoreConfig, METRIC_NAME,
-    STALE_NAN,
+    Labels, Matcher, Piece, Queryable, SeriesSamples, SeriesStore, StoreConfig, SummaryKind,
+    METRIC_NAME, STALE_NAN,
 };
 
 use super::parse::{Command, Eval, EvalKind, Expected, Load, MessageMatch, Point};
@@ -104,10 +104,12 @@ impl Queryable for Db {
         matchers: &[Matcher],
         mint: i64,
         maxt: i64,
+        kind: SummaryKind,
         visit: &mut dyn FnMut(&Labels, &[Piece<'_>]),
     ) {
         self.note_histogram_read(matchers);
-        self.store.for_each_summarised(matchers, mint, maxt, visit);
+        self.store
+            .for_each_summarised(matchers, mint, maxt, kind, visit);
     }
 }
 
