@@ -219,8 +219,16 @@ impl HeadChunk {
         }
     }
 
-    /// The first sample: a whole head's summary starts there.
+    /// The first sample: a whole head's summary starts there. A new
+    /// head's one sample is held unencoded too (see
+    /// [`HeadChunk::extend_between`]).
     pub(crate) fn first(&self) -> Option<Sample> {
+        if self.count == 1 {
+            return Some(Sample {
+                t: self.min_t,
+                v: self.last_value(),
+            });
+        }
         ChunkSamples::new(self.bits.bytes(), self.count, self.min_t).first_sample()
     }
 
