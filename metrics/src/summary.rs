@@ -31,8 +31,11 @@ pub enum SummaryKind {
     /// out from running totals where those show that the values never
     /// fall, as a status that stays the same does.
     Extremes,
-    /// Those and the least-squares sums.
-    Full,
+    /// Those and the least-squares sums (`extremes` may be `None`). The
+    /// store may work out a window's part of a chunk from the chunk's
+    /// summary less that of the samples before the window, when fewer
+    /// samples are before it than in it.
+    Fit,
 }
 
 /// The summary of a non-empty run of samples, stale markers left out.
@@ -241,10 +244,47 @@ impl SamplesSummary {
         })
     }
 
-    /// Whether every value is the same (NaN never is); `None` without
-    /// the extremes.
-    pub(crate) fn is_constant(&self) -> Option<bool> {
-        self.extremes.map(|e| !e.has_nan && e.min == e.max)
+    /// Whether every value is the same (NaN never is). A summary without
+    /// extremes is only ever made of values without NaN.
+    pub(crate) fn is_constant(&self) -> bool {
+        self.changes == 0 && !self.extremes.is_some_and(|e| e.has_nan)
+    }
+
+    /// The summary of the samples after `before` (this run's first ones,
+    /// summarised with their fit sums), which start with `first`, without
+    /// the extremes; `None` unless both have fit sums. Sums are
+    /// subtracted, so they lose about as much as they would summing the
+    /// samples before the window once more, in relation to their size.
+    pub(crate) fn without(&self, before: &SamplesSummary, first: Sample) -> Option<SamplesSummary> {
+        let (Some(all), Some(cut)) = (self.fit, before.fit) else {
+            return None;
+        };
+        let reset = first.v < before.last.v;
+        // Both sums have x from the run's first sample.
+        let rest = SamplesSummary {
+            count: self.count.checked_sub(before.count)?,
+            first: self.first,
+            last: self.last,
+            resets: self.resets.checked_sub(before.resets + u32::from(reset))?,
+            changes: self
+                .changes
+                .checked_sub(before.changes + u32::from(changed(before.last.v, first.v)))?,
+            reset_correction: self.reset_correction
+                - before.reset_correction
+                - if reset { before.last.v } else { 0.0 },
+            extremes: None,
+            fit: Some(FitSums {
+                x: all.x - cut.x,
+                x2: all.x2 - cut.x2,
+                y: all.y - cut.y,
+                xy: all.xy - cut.xy,
+            }),
+        };
+        Some(SamplesSummary {
+            first,
+            fit: rest.fit_from(first.t),
+            ..rest
+        })
     }
 }
 
@@ -359,6 +399,6 @@ mod tests {
             (extremes.min, extremes.max, s.reset_correction),
             (2.0, 5.0, 5.0)
         );
-        assert_eq!(s.is_constant(), Some(false));
+        assert!(!s.is_constant());
     }
 }

@@ -73,7 +73,7 @@ fn bytes_used_matches_what_is_allocated() {
             &matchers,
             i64::MIN,
             newest,
-            SummaryKind::Full,
+            SummaryKind::Fit,
             &mut |_, pieces| {
                 summaries += pieces
                     .iter()

@@ -163,7 +163,7 @@ impl Reads {
         match self {
             Reads::Totals => SummaryKind::Totals,
             Reads::Extremes => SummaryKind::Extremes,
-            Reads::Fit => SummaryKind::Full,
+            Reads::Fit => SummaryKind::Fit,
         }
     }
 }
@@ -583,7 +583,7 @@ fn linear_regression(samples: &[Sample], intercept_time: i64) -> (f64, f64) {
 /// [`linear_regression`] from a summary of the samples; `None` if it was
 /// made without fit sums.
 fn summary_regression(s: &SamplesSummary, intercept_time: i64) -> Option<(f64, f64)> {
-    if s.is_constant()? {
+    if s.is_constant() {
         return Some(constant_fit(s.first.v));
     }
     let sums = s.fit_from(intercept_time)?;

@@ -345,6 +345,18 @@ impl ClosedChunk {
             .get_or_insert_with(|| ChunkSamples::new(&self.data, self.count, self.min_t).end())
     }
 
+    /// Appends the samples before `mint` to `out`, and returns the first
+    /// one from `mint` on.
+    pub(crate) fn split_at(&self, mint: i64, out: &mut Vec<Sample>) -> Option<Sample> {
+        let mut samples = ChunkSamples::new(&self.data, self.count, self.min_t);
+        let mut next = samples.first_sample();
+        while let Some(sample) = next.filter(|s| s.t < mint) {
+            out.push(sample);
+            next = samples.next_sample();
+        }
+        next
+    }
+
     /// See [`ChunkSamples::summary_from`]; `end` is [`ClosedChunk::end`].
     pub(crate) fn summary_from(
         &self,

@@ -12,6 +12,7 @@
 use std::mem::size_of;
 
 use super::chunk::{ClosedChunk, ResumePoints};
+use super::series::expected_in;
 use crate::{Sample, SamplesSummary};
 
 /// What reads left in one series.
@@ -97,6 +98,33 @@ impl ReadState {
             },
         );
         summary
+    }
+
+    /// The summary, with fit sums, of a closed chunk's samples from
+    /// `mint` on, worked out from the chunk's whole summary less that of
+    /// the samples before `mint` (see `SamplesSummary::without`), when
+    /// those are fewer than the ones after it and the chunk holds no NaN:
+    /// a long window starts near a chunk's start as often as near its
+    /// end. Needs the chunk's resume points here. `None` where the window
+    /// is to be decoded.
+    pub(crate) fn fit_from_whole(
+        &mut self,
+        chunk: &ClosedChunk,
+        mint: i64,
+        scratch: &mut Vec<Sample>,
+    ) -> Option<SamplesSummary> {
+        let count = chunk.count as usize;
+        let before = expected_in((chunk.min_t, mint - 1), chunk.min_t, chunk.max_t, count);
+        let points = self.points(chunk.min_t)?;
+        if 2 * before > count || !chunk.end(points).usable() {
+            return None;
+        }
+        let whole = self.summary(chunk, scratch)?;
+        let start = scratch.len();
+        let first = chunk.split_at(mint, scratch);
+        let cut = SamplesSummary::of(&scratch[start..], true);
+        scratch.truncate(start);
+        whole.without(&cut?, first?)
     }
 
     /// Forgets what belongs to chunks starting before `oldest` (dropped).

@@ -453,11 +453,12 @@ fn read_chunks<'c>(
         reads.keep_points_for(min_t)
     });
     let head = head_overlaps.then_some(head);
-    // What is asked for, if running totals may give it.
-    let (parts, from_totals) = match parts {
-        Some((parts, kind)) => (Some(parts), (kind != SummaryKind::Full).then_some(kind)),
+    let (parts, kind) = match parts {
+        Some((parts, kind)) => (Some(parts), Some(kind)),
         None => (None, None),
     };
+    // What is asked for, if running totals may give it.
+    let from_totals = kind.filter(|&kind| kind != SummaryKind::Fit);
     // Sized for the samples the range is expected to hold, from each
     // chunk's count and the part of its time span the range covers:
     // growing the vector while decoding costs more than the decoding,
@@ -485,11 +486,21 @@ fn read_chunks<'c>(
             summaries.push(summary, out);
             continue;
         }
+        let to_chunk_end = chunk.max_t <= maxt;
+        let starts_here = resumed_chunk == Some(chunk.min_t);
+        if let (Some(SummaryKind::Fit), true, true) = (kind, to_chunk_end, starts_here) {
+            if let Some(summary) = reads
+                .as_deref_mut()
+                .and_then(|r| r.fit_from_whole(chunk, mint, out))
+            {
+                summaries.push(Some(summary), out);
+                continue;
+            }
+        }
         let mut points = reads
             .as_deref_mut()
-            .filter(|_| resumed_chunk == Some(chunk.min_t))
+            .filter(|_| starts_here)
             .and_then(|r| r.points(chunk.min_t));
-        let to_chunk_end = chunk.max_t <= maxt;
         if let (Some(kind), true, Some(points)) = (from_totals, to_chunk_end, points.as_deref_mut())
         {
             let end = chunk.end(points);
@@ -538,7 +549,11 @@ fn read_chunks<'c>(
 /// Whether a summary from running totals (`None`: the chunk has no sample
 /// in the range) holds what `kind` asks for.
 fn holds(kind: SummaryKind, summary: Option<&SamplesSummary>) -> bool {
-    kind == SummaryKind::Totals || summary.is_none_or(|s| s.extremes.is_some())
+    summary.is_none_or(|s| match kind {
+        SummaryKind::Totals => true,
+        SummaryKind::Extremes => s.extremes.is_some(),
+        SummaryKind::Fit => s.fit.is_some(),
+    })
 }
 
 /// The parts of a summarising read as they are found: the runs of samples
@@ -579,7 +594,7 @@ impl Summaries<'_> {
 /// In `i64`, whose division is one instruction where `i128`'s is a call:
 /// a chunk spans minutes. Spans too long for that (timestamps far apart)
 /// are sized at the whole count.
-fn expected_in(range: (i64, i64), min_t: i64, max_t: i64, count: usize) -> usize {
+pub(crate) fn expected_in(range: (i64, i64), min_t: i64, max_t: i64, count: usize) -> usize {
     let overlap = range.1.min(max_t).checked_sub(range.0.max(min_t));
     let (Some(span), Some(overlap)) = (max_t.checked_sub(min_t), overlap) else {
         return count;
@@ -615,7 +630,7 @@ mod tests {
     }
 
     /// Merges what a summarising read found into one summary.
-    fn merged(samples: &[Sample], parts: &[Part]) -> Option<SamplesSummary> {
+    fn merged(samples: &[Sample], parts: &[Part], fit: bool) -> Option<SamplesSummary> {
         let mut start = 0;
         parts
             .iter()
@@ -623,7 +638,7 @@ mod tests {
                 Part::Decoded { end } => {
                     let run = &samples[start..end];
                     start = end;
-                    SamplesSummary::of(run, false)
+                    SamplesSummary::of(run, fit)
                 }
                 Part::Summary(summary) => Some(summary),
             })
@@ -657,13 +672,13 @@ mod tests {
                     let window = [15_000, 120_000, 300_000, 900_000, 3_600_000][(read + t as usize) % 5];
                     let maxt = if read == 3 { t - 1 } else { t + read as i64 };
                     let range = (maxt - window, maxt);
-                    let kind = if read % 2 == 0 { SummaryKind::Totals } else { SummaryKind::Extremes };
+                    let kind = [SummaryKind::Totals, SummaryKind::Extremes, SummaryKind::Fit][(read + t as usize / 7) % 3];
                     let (mut samples, mut parts) = (Vec::new(), Vec::new());
                     series.summarise_between(range, kind, (&mut samples, &mut parts), None);
-                    let from_totals = merged(&samples, &parts);
+                    let from_totals = merged(&samples, &parts, kind == SummaryKind::Fit);
                     let mut all = Vec::new();
                     series.extend_between(range, &mut all, None);
-                    let decoded = SamplesSummary::of(&all, false);
+                    let decoded = SamplesSummary::of(&all, true);
                     prop_assert_eq!(from_totals.is_some(), decoded.is_some());
                     let (Some(a), Some(b)) = (from_totals, decoded) else { continue };
                     prop_assert_eq!((a.count, a.resets, a.changes), (b.count, b.resets, b.changes), "{:?}", range);
@@ -676,7 +691,25 @@ mod tests {
                         prop_assert!(a.extremes.is_some());
                         prop_assert_eq!(bits(&a), bits(&b));
                     }
-                    let magnitude: f64 = all.iter().filter(|p| !is_stale_nan(p.v)).map(|p| p.v.abs()).sum();
+                    let kept: Vec<Sample> = all.iter().copied().filter(|p| !is_stale_nan(p.v)).collect();
+                    let magnitude: f64 = kept.iter().map(|p| p.v.abs()).sum();
+                    if kind == SummaryKind::Fit {
+                        let (Some(f), Some(g)) = (a.fit, b.fit) else {
+                            return Err(TestCaseError::fail("fit sums asked for"));
+                        };
+                        let x = |p: &Sample| (p.t - b.first.t) as f64 / 1000.0;
+                        let scale = |term: &dyn Fn(&Sample) -> f64| kept.iter().map(|p| term(p).abs()).sum::<f64>().max(1.0);
+                        for (ours, theirs, size) in [
+                            (f.x, g.x, scale(&|p| x(p))),
+                            (f.x2, g.x2, scale(&|p| x(p) * x(p))),
+                            (f.y, g.y, scale(&|p| p.v)),
+                            (f.xy, g.xy, scale(&|p| x(p) * p.v)),
+                        ] {
+                            let both_nan = ours.is_nan() && theirs.is_nan();
+                            prop_assert!(both_nan || (ours - theirs).abs() <= 1e-12 * size, "{} vs {}", ours, theirs);
+                        }
+                        prop_assert_eq!(a.is_constant(), b.is_constant());
+                    }
                     prop_assert!(
                         (a.reset_correction - b.reset_correction).abs() <= 1e-9 * magnitude.max(1.0)
                             || (a.reset_correction.is_nan() && b.reset_correction.is_nan()),
