@@ -1,6 +1,8 @@
 //! `histogram_quantile` over classic histograms: `_bucket` series told
 //! apart by their `le` label.
 
+use std::borrow::Cow;
+
 use rustc_hash::FxHashMap as HashMap;
 
 use super::eval::{Points, Series, Steps};
@@ -46,18 +48,33 @@ fn per_histogram(
     steps: &Steps,
     mut f: impl FnMut(&mut Vec<Bucket>, usize) -> f64,
 ) -> Vec<Series> {
-    let mut index: HashMap<Labels, usize> = HashMap::default();
-    let mut groups: Vec<(Labels, Vec<(f64, Series)>)> = Vec::new();
-    for mut s in input {
-        let Some(upper_bound) = s.labels.get(BUCKET_LABEL).and_then(parse_bound) else {
+    // A histogram is keyed by its buckets' encoded labels without `le`,
+    // borrowed where they can be, and its labels are made once: a bucket
+    // allocates nothing. A histogram's buckets repeat the same few bounds,
+    // each parsed once.
+    let mut index: HashMap<Cow<[u8]>, usize> = HashMap::default();
+    let mut bounds: HashMap<&str, Option<f64>> = HashMap::default();
+    let mut groups: Vec<(Labels, Vec<(f64, &Series)>)> = Vec::new();
+    let mut scratch = Vec::new();
+    for s in &input {
+        let Some(le) = s.labels.get(BUCKET_LABEL) else {
             continue;
         };
-        s.labels = s.labels.drop_names(&[BUCKET_LABEL]);
-        let g = match index.get(&s.labels) {
+        let Some(upper_bound) = *bounds.entry(le).or_insert_with(|| parse_bound(le)) else {
+            continue;
+        };
+        let own = s
+            .labels
+            .encoded_subset(|name| name != BUCKET_LABEL, &mut scratch);
+        let g = match index.get(own.unwrap_or(&scratch)) {
             Some(&g) => g,
             None => {
-                index.insert(s.labels.clone(), groups.len());
-                groups.push((s.labels.clone(), Vec::new()));
+                let key = match own {
+                    Some(own) => Cow::Borrowed(own),
+                    None => Cow::Owned(scratch.clone()),
+                };
+                index.insert(key, groups.len());
+                groups.push((s.labels.drop_names(&[BUCKET_LABEL]), Vec::new()));
                 groups.len() - 1
             }
         };
