@@ -488,6 +488,8 @@ fn read_chunks<'c>(
         }
         let to_chunk_end = chunk.max_t <= maxt;
         let starts_here = resumed_chunk == Some(chunk.min_t);
+        let many =
+            expected_in((mint, maxt), chunk.min_t, chunk.max_t, chunk.count as usize) > FEW_SAMPLES;
         if let (Some(SummaryKind::Fit), true, true) = (kind, to_chunk_end, starts_here) {
             if let Some(summary) = reads
                 .as_deref_mut()
@@ -501,7 +503,8 @@ fn read_chunks<'c>(
             .as_deref_mut()
             .filter(|_| starts_here)
             .and_then(|r| r.points(chunk.min_t));
-        if let (Some(kind), true, Some(points)) = (from_totals, to_chunk_end, points.as_deref_mut())
+        if let (Some(kind), true, Some(points)) =
+            (from_totals, to_chunk_end && many, points.as_deref_mut())
         {
             let end = chunk.end(points);
             if end.gives(kind) {
@@ -525,8 +528,12 @@ fn read_chunks<'c>(
         // After decoded samples, the head's are decoded too: one run of
         // samples is worked on faster than a run and a summary.
         let nothing_decoded = out.len() == summaries.run_start;
-        let kind = from_totals
-            .filter(|&kind| nothing_decoded && head.max_t() <= maxt && head.end().gives(kind));
+        let kind = from_totals.filter(|&kind| {
+            nothing_decoded
+                && head.max_t() <= maxt
+                && head.count() as usize > FEW_SAMPLES
+                && head.end().gives(kind)
+        });
         let summary = match (kind, points.as_deref_mut()) {
             (Some(_), Some(points)) => Some(head.summary_from(mint, points)),
             (Some(_), None) if head.min_t() >= mint => {
@@ -545,6 +552,11 @@ fn read_chunks<'c>(
     }
     summaries.finish(out);
 }
+
+/// Samples a window's part of a chunk is decoded up to, rather than worked
+/// out from running totals: a handful decode in less time than a summary
+/// takes to make and merge.
+const FEW_SAMPLES: usize = 8;
 
 /// Whether a summary from running totals (`None`: the chunk has no sample
 /// in the range) holds what `kind` asks for.
