@@ -251,13 +251,26 @@ impl SamplesSummary {
     }
 
     /// The summary of the samples after `before` (this run's first ones,
-    /// summarised with their fit sums), which start with `first`, without
-    /// the extremes; `None` unless both have fit sums. Sums are
-    /// subtracted, so they lose about as much as they would summing the
-    /// samples before the window once more, in relation to their size.
+    /// summarised alike), which start with `first`. Its fit sums are the
+    /// difference of both's, when both have them: they lose about as much
+    /// as they would summing the samples before the window once more, in
+    /// relation to their size. Its extremes are this run's, when those of
+    /// `before` lie strictly inside them (so that the extreme values, with
+    /// their first occurrence, come after it), else `None`. Both runs must
+    /// be without NaN.
     pub(crate) fn without(&self, before: &SamplesSummary, first: Sample) -> Option<SamplesSummary> {
-        let (Some(all), Some(cut)) = (self.fit, before.fit) else {
-            return None;
+        let extremes = match (self.extremes, before.extremes) {
+            (Some(all), Some(cut)) if cut.min > all.min && cut.max < all.max => Some(all),
+            _ => None,
+        };
+        let fit = match (self.fit, before.fit) {
+            (Some(all), Some(cut)) => Some(FitSums {
+                x: all.x - cut.x,
+                x2: all.x2 - cut.x2,
+                y: all.y - cut.y,
+                xy: all.xy - cut.xy,
+            }),
+            _ => None,
         };
         let reset = first.v < before.last.v;
         // Both sums have x from the run's first sample.
@@ -272,13 +285,8 @@ impl SamplesSummary {
             reset_correction: self.reset_correction
                 - before.reset_correction
                 - if reset { before.last.v } else { 0.0 },
-            extremes: None,
-            fit: Some(FitSums {
-                x: all.x - cut.x,
-                x2: all.x2 - cut.x2,
-                y: all.y - cut.y,
-                xy: all.xy - cut.xy,
-            }),
+            extremes,
+            fit,
         };
         Some(SamplesSummary {
             first,
@@ -379,6 +387,51 @@ mod tests {
                     prop_assert!(close(a, b, magnitude), "{a} vs {b}");
                 }
             }
+        }
+    }
+
+    proptest! {
+        /// A run less its first samples is the summary of the rest: counts
+        /// exactly, sums closely, and extremes, when it gives them, as
+        /// the rest's own, bit for bit.
+        #[test]
+        fn a_run_without_its_first_samples_is_the_summary_of_the_rest(
+            values in proptest::collection::vec(prop_oneof![
+                (-5i32..5).prop_map(f64::from),
+                -1e3f64..1e3,
+                Just(-0.0),
+            ], 2..100),
+            cut in 1usize..100,
+        ) {
+            let cut = 1 + cut % (values.len() - 1);
+            let samples: Vec<Sample> = values
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| Sample { t: 1_000 * i as i64 + 7, v })
+                .collect();
+            let whole = SamplesSummary::of(&samples, true).expect("samples");
+            let before = SamplesSummary::of(&samples[..cut], true).expect("samples");
+            let ours = whole.without(&before, samples[cut]).expect("fewer before");
+            let rest = SamplesSummary::of(&samples[cut..], true).expect("samples");
+            prop_assert_eq!((ours.count, ours.resets, ours.changes), (rest.count, rest.resets, rest.changes));
+            prop_assert_eq!((ours.first, ours.last), (rest.first, rest.last));
+            let magnitude: f64 = values.iter().map(|v| v.abs()).sum::<f64>().max(1.0);
+            prop_assert!(close(ours.reset_correction, rest.reset_correction, magnitude));
+            if let Some(e) = ours.extremes {
+                let r = rest.extremes.expect("made from samples");
+                prop_assert_eq!((e.min.to_bits(), e.max.to_bits()), (r.min.to_bits(), r.max.to_bits()));
+            }
+            let (Some(f), Some(g)) = (ours.fit, rest.fit) else {
+                return Err(TestCaseError::fail("fit sums asked for"));
+            };
+            let x = |p: &Sample| (p.t - rest.first.t) as f64 / 1000.0;
+            let kept = &samples[cut..];
+            let scale = |term: &dyn Fn(&Sample) -> f64| samples.iter().map(|p| term(p).abs()).sum::<f64>();
+            prop_assert!(close(f.x, g.x, scale(&|p| x(p))));
+            prop_assert!(close(f.x2, g.x2, scale(&|p| x(p) * x(p))));
+            prop_assert!(close(f.y, g.y, scale(&|p| p.v)));
+            prop_assert!(close(f.xy, g.xy, scale(&|p| x(p) * p.v)), "{} vs {} ({} kept)", f.xy, g.xy, kept.len());
+            prop_assert_eq!(ours.is_constant(), rest.is_constant());
         }
     }
 

@@ -100,14 +100,13 @@ impl ReadState {
         summary
     }
 
-    /// The summary, with fit sums, of a closed chunk's samples from
-    /// `mint` on, worked out from the chunk's whole summary less that of
-    /// the samples before `mint` (see `SamplesSummary::without`), when
-    /// those are fewer than the ones after it and the chunk holds no NaN:
-    /// a long window starts near a chunk's start as often as near its
-    /// end. Needs the chunk's resume points here. `None` where the window
-    /// is to be decoded.
-    pub(crate) fn fit_from_whole(
+    /// The summary of a closed chunk's samples from `mint` on, worked out
+    /// from the chunk's whole summary less that of the samples before
+    /// `mint` (see `SamplesSummary::without`), when those are fewer than
+    /// the ones after it and the chunk holds no NaN: a long window starts
+    /// near a chunk's start as often as near its end. Needs the chunk's
+    /// resume points here. `None` where the window is to be decoded.
+    pub(crate) fn from_whole(
         &mut self,
         chunk: &ClosedChunk,
         mint: i64,

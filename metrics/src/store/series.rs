@@ -490,15 +490,6 @@ fn read_chunks<'c>(
         let starts_here = resumed_chunk == Some(chunk.min_t);
         let many =
             expected_in((mint, maxt), chunk.min_t, chunk.max_t, chunk.count as usize) > FEW_SAMPLES;
-        if let (Some(SummaryKind::Fit), true, true) = (kind, to_chunk_end, starts_here) {
-            if let Some(summary) = reads
-                .as_deref_mut()
-                .and_then(|r| r.fit_from_whole(chunk, mint, out))
-            {
-                summaries.push(Some(summary), out);
-                continue;
-            }
-        }
         let mut points = reads
             .as_deref_mut()
             .filter(|_| starts_here)
@@ -515,6 +506,22 @@ fn read_chunks<'c>(
                 }
             }
         }
+        let from_whole = matches!(kind, Some(SummaryKind::Extremes | SummaryKind::Fit));
+        if from_whole && to_chunk_end && many && starts_here {
+            let summary = reads
+                .as_deref_mut()
+                .and_then(|r| r.from_whole(chunk, mint, out));
+            if let (Some(kind), Some(summary)) = (kind, summary) {
+                if holds(kind, Some(&summary)) {
+                    summaries.push(Some(summary), out);
+                    continue;
+                }
+            }
+        }
+        let points = reads
+            .as_deref_mut()
+            .filter(|_| starts_here)
+            .and_then(|r| r.points(chunk.min_t));
         passed_maxt = chunk.extend_between((mint, maxt), out, points);
         if passed_maxt {
             break;
