@@ -106,7 +106,7 @@ impl ReadState {
     /// the ones after it and the chunk holds no NaN: a long window starts
     /// near a chunk's start as often as near its end. Needs the chunk's
     /// resume points here. `None` where the window is to be decoded.
-    pub(crate) fn from_whole(
+    pub(crate) fn summary_less_before(
         &mut self,
         chunk: &ClosedChunk,
         mint: i64,

@@ -490,13 +490,11 @@ fn read_chunks<'c>(
         let starts_here = resumed_chunk == Some(chunk.min_t);
         let many =
             expected_in((mint, maxt), chunk.min_t, chunk.max_t, chunk.count as usize) > FEW_SAMPLES;
-        let mut points = reads
+        let points = reads
             .as_deref_mut()
             .filter(|_| starts_here)
             .and_then(|r| r.points(chunk.min_t));
-        if let (Some(kind), true, Some(points)) =
-            (from_totals, to_chunk_end && many, points.as_deref_mut())
-        {
+        if let (Some(kind), true, Some(points)) = (from_totals, to_chunk_end && many, points) {
             let end = chunk.end(points);
             if end.gives(kind) {
                 let summary = chunk.summary_from(mint, points, &end);
@@ -510,7 +508,7 @@ fn read_chunks<'c>(
         if from_whole && to_chunk_end && many && starts_here {
             let summary = reads
                 .as_deref_mut()
-                .and_then(|r| r.from_whole(chunk, mint, out));
+                .and_then(|r| r.summary_less_before(chunk, mint, out));
             if let (Some(kind), Some(summary)) = (kind, summary) {
                 if holds(kind, Some(&summary)) {
                     summaries.push(Some(summary), out);
