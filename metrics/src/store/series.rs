@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use parking_lot::Mutex;
 
-use super::chunk::{ClosedChunk, HeadChunk};
+use super::chunk::{ClosedChunk, HeadChunk, ResumePoints};
 use super::closed::{ClosedChunks, NotWritten};
 use super::disk::ChunkFiles;
 use super::prefetch;
@@ -457,8 +457,6 @@ fn read_chunks<'c>(
         Some((parts, kind)) => (Some(parts), Some(kind)),
         None => (None, None),
     };
-    // What is asked for, if running totals may give it.
-    let from_totals = kind.filter(|&kind| kind != SummaryKind::Fit);
     // Sized for the samples the range is expected to hold, from each
     // chunk's count and the part of its time span the range covers:
     // growing the vector while decoding costs more than the decoding,
@@ -486,34 +484,11 @@ fn read_chunks<'c>(
             summaries.push(summary, out);
             continue;
         }
-        let to_chunk_end = chunk.max_t <= maxt;
         let starts_here = resumed_chunk == Some(chunk.min_t);
-        let many =
-            expected_in((mint, maxt), chunk.min_t, chunk.max_t, chunk.count as usize) > FEW_SAMPLES;
-        let points = reads
-            .as_deref_mut()
-            .filter(|_| starts_here)
-            .and_then(|r| r.points(chunk.min_t));
-        if let (Some(kind), true, Some(points)) = (from_totals, to_chunk_end && many, points) {
-            let end = chunk.end(points);
-            if end.gives(kind) {
-                let summary = chunk.summary_from(mint, points, &end);
-                if holds(kind, summary.as_ref()) {
-                    summaries.push(summary, out);
-                    continue;
-                }
-            }
-        }
-        let from_whole = matches!(kind, Some(SummaryKind::Extremes | SummaryKind::Fit));
-        if from_whole && to_chunk_end && many && starts_here {
-            let summary = reads
-                .as_deref_mut()
-                .and_then(|r| r.summary_less_before(chunk, mint, out));
-            if let (Some(kind), Some(summary)) = (kind, summary) {
-                if holds(kind, Some(&summary)) {
-                    summaries.push(Some(summary), out);
-                    continue;
-                }
+        if let (Some(kind), true, Some(reads)) = (kind, starts_here, reads.as_deref_mut()) {
+            if let Some(summary) = start_chunk_summary(chunk, reads, kind, (mint, maxt), out) {
+                summaries.push(summary, out);
+                continue;
             }
         }
         let points = reads
@@ -533,29 +508,77 @@ fn read_chunks<'c>(
         // After decoded samples, the head's are decoded too: one run of
         // samples is worked on faster than a run and a summary.
         let nothing_decoded = out.len() == summaries.run_start;
-        let kind = from_totals.filter(|&kind| {
-            nothing_decoded
-                && head.max_t() <= maxt
-                && head.count() as usize > FEW_SAMPLES
-                && head.end().gives(kind)
-        });
-        let summary = match (kind, points.as_deref_mut()) {
-            (Some(_), Some(points)) => Some(head.summary_from(mint, points)),
-            (Some(_), None) if head.min_t() >= mint => {
-                Some(head.first().map(|first| head.end().summary_from(first)))
-            }
-            _ => None,
-        };
-        match (kind, summary) {
-            (Some(kind), Some(summary)) if holds(kind, summary.as_ref()) => {
-                summaries.push(summary, out);
-            }
-            _ => {
+        let summary = kind
+            .filter(|_| nothing_decoded && head.max_t() <= maxt)
+            .and_then(|kind| head_summary(head, points.as_deref_mut(), kind, mint));
+        match summary {
+            Some(summary) => summaries.push(summary, out),
+            None => {
                 head.extend_between((mint, maxt), out, points);
             }
         }
     }
     summaries.finish(out);
+}
+
+/// A window's part of the closed chunk it starts in, from `mint` to the
+/// chunk's end, worked out rather than decoded (`Some(None)`: it holds no
+/// sample): from running totals (see `store::totals`), or for extremes and
+/// fits from the chunk's kept summary less the samples before the window.
+/// `None` where it is to be decoded: the window ends inside the chunk or
+/// holds a handful of its samples, or neither way gives what `kind` asks
+/// for.
+fn start_chunk_summary(
+    chunk: &ClosedChunk,
+    reads: &mut ReadState,
+    kind: SummaryKind,
+    (mint, maxt): (i64, i64),
+    scratch: &mut Vec<Sample>,
+) -> Option<Option<SamplesSummary>> {
+    let in_window = expected_in((mint, maxt), chunk.min_t, chunk.max_t, chunk.count as usize);
+    if chunk.max_t > maxt || in_window <= FEW_SAMPLES {
+        return None;
+    }
+    if kind != SummaryKind::Fit {
+        let points = reads.points(chunk.min_t)?;
+        let end = chunk.end(points);
+        if end.gives(kind) {
+            let summary = chunk.summary_from(mint, points, &end);
+            if holds(kind, summary.as_ref()) {
+                return Some(summary);
+            }
+        }
+    }
+    if kind == SummaryKind::Totals {
+        return None;
+    }
+    reads
+        .summary_less_before(chunk, mint, scratch)
+        .filter(|summary| holds(kind, Some(summary)))
+        .map(Some)
+}
+
+/// The head's part of a window that reaches past its newest sample (from
+/// `mint`, with the head's resume points if the window starts in it),
+/// worked out from its running totals (`Some(None)`: it holds no sample).
+/// `None` where it is to be decoded: it holds a handful of samples, or its
+/// totals do not give what `kind` asks for.
+fn head_summary(
+    head: &HeadChunk,
+    points: Option<&mut ResumePoints>,
+    kind: SummaryKind,
+    mint: i64,
+) -> Option<Option<SamplesSummary>> {
+    let end = head.end();
+    if kind == SummaryKind::Fit || head.count() as usize <= FEW_SAMPLES || !end.gives(kind) {
+        return None;
+    }
+    let summary = match points {
+        Some(points) => head.summary_from(mint, points),
+        None if head.min_t() >= mint => head.first().map(|first| end.summary_from(first)),
+        None => return None,
+    };
+    holds(kind, summary.as_ref()).then_some(summary)
 }
 
 /// Samples a window's part of a chunk is decoded up to, rather than worked
