@@ -64,15 +64,9 @@ pub(crate) struct BitReader<'a> {
     /// as a word, and the bit it starts at: a peek within the last eight
     /// bytes, which every read to a chunk's end makes for its last few
     /// samples, shifts this word instead of calling out to assemble one.
-    /// Made by the first such peek: a read that stops before the end (one
-    /// resuming to decode a sample or two) then never loads the end's
-    /// cache line.
     tail: u64,
     tail_start: usize,
 }
-
-/// [`BitReader::tail_start`] before the tail word is made.
-const NO_TAIL: usize = usize::MAX;
 
 /// Bits [`BitReader::peek_word`] guarantees: 64 minus at most 7 already
 /// consumed bits of its first byte.
@@ -85,11 +79,12 @@ impl<'a> BitReader<'a> {
 
     /// A reader of `bytes` that has consumed `pos` bits.
     pub(crate) fn at(bytes: &'a [u8], pos: usize) -> Self {
+        let tail_byte = bytes.len().saturating_sub(8);
         BitReader {
             bytes,
             pos,
-            tail: 0,
-            tail_start: NO_TAIL,
+            tail: tail_word(bytes, tail_byte),
+            tail_start: tail_byte * 8,
         }
     }
 
@@ -101,7 +96,7 @@ impl<'a> BitReader<'a> {
     /// The unread bits, left-aligned: at least [`PEEK_BITS`] of them, then
     /// whatever follows (zeros past the end of the input).
     #[inline(always)]
-    pub(crate) fn peek_word(&mut self) -> u64 {
+    pub(crate) fn peek_word(&self) -> u64 {
         let byte = self.pos >> 3;
         // `byte + 8` cannot overflow (`byte` is a bit position over 8),
         // so this is a single comparison with the length.
@@ -114,11 +109,6 @@ impl<'a> BitReader<'a> {
             // Within the last eight bytes (or past them: zeros), so at or
             // after the tail word's start.
             None => {
-                if self.tail_start == NO_TAIL {
-                    let tail_byte = self.bytes.len().saturating_sub(8);
-                    (self.tail, self.tail_start) =
-                        (tail_word(self.bytes, tail_byte), tail_byte * 8);
-                }
                 let into_tail = self.pos.saturating_sub(self.tail_start);
                 let shift = u32::try_from(into_tail).unwrap_or(u32::MAX);
                 self.tail.checked_shl(shift).unwrap_or(0)
@@ -128,7 +118,7 @@ impl<'a> BitReader<'a> {
 
     /// The next `n` bits (`n` ≤ [`PEEK_BITS`]) without consuming them.
     #[inline(always)]
-    pub(crate) fn peek(&mut self, n: u32) -> u64 {
+    pub(crate) fn peek(&self, n: u32) -> u64 {
         debug_assert!(n <= PEEK_BITS);
         // A shift by 64 would overflow: `checked_shr` makes `n == 0` read 0.
         self.peek_word().checked_shr(64 - n).unwrap_or(0)
