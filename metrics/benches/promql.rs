@@ -6,6 +6,11 @@
 //! Also one dashboard-style range query (1 h at a 1 m step).
 //!
 //! Run: `cargo bench -p opsdeck-metrics --bench promql`
+//!
+//! On a machine whose speed wanders (a shared host), criterion's mean
+//! moves with its neighbours: `PROMQL_BENCH_SPREAD=400` also times that
+//! many batches one by one, both ways, and prints the fastest, the tenth
+//! percentile and the median.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -149,31 +154,38 @@ fn bench(c: &mut Criterion) {
             );
         }
     }
-    c.bench_function("promql: 50 alert expressions, 10k series, 1 h", |b| {
-        b.iter(|| {
-            for q in &queries {
-                std::hint::black_box(engine.instant(&store, q, NOW).expect("query"));
-            }
-        })
-    });
+    let repeated = RepeatedReads::of(&engine, &queries);
+    let as_separate_queries = || {
+        for q in &queries {
+            std::hint::black_box(engine.instant(&store, q, NOW).expect("query"));
+        }
+    };
     // As a rule group evaluates them: queries at one time share their
     // reads (the same `rate(…[5m])` in two rules is read once). The group
     // finds its repeated reads once, not at every evaluation.
-    let repeated = RepeatedReads::of(&engine, &queries);
+    let sharing_reads = || {
+        let shared = SharedResults::sharing(NOW, &repeated);
+        for q in &queries {
+            std::hint::black_box(
+                engine
+                    .instant_shared(&store, q, NOW, &shared)
+                    .expect("query"),
+            );
+        }
+    };
+    if let Some(rounds) = std::env::var("PROMQL_BENCH_SPREAD")
+        .ok()
+        .and_then(|r| r.parse::<usize>().ok())
+    {
+        print_spread("as separate queries", rounds, &as_separate_queries);
+        print_spread("sharing reads", rounds, &sharing_reads);
+    }
+    c.bench_function("promql: 50 alert expressions, 10k series, 1 h", |b| {
+        b.iter(&as_separate_queries)
+    });
     c.bench_function(
         "promql: 50 alert expressions, 10k series, 1 h, sharing reads",
-        |b| {
-            b.iter(|| {
-                let shared = SharedResults::sharing(NOW, &repeated);
-                for q in &queries {
-                    std::hint::black_box(
-                        engine
-                            .instant_shared(&store, q, NOW, &shared)
-                            .expect("query"),
-                    );
-                }
-            })
-        },
+        |b| b.iter(&sharing_reads),
     );
     let dashboard =
         Query::parse("sum by (instance) (rate(http_requests_total[5m]))").expect("parses");
@@ -186,6 +198,27 @@ fn bench(c: &mut Criterion) {
             )
         })
     });
+}
+
+/// Times `rounds` batches one by one and prints the fastest, the tenth
+/// percentile and the median: what the code costs, apart from the times
+/// a busy host slowed it.
+fn print_spread(name: &str, rounds: usize, batch: &dyn Fn()) {
+    let mut times: Vec<Duration> = (0..rounds.max(1))
+        .map(|_| {
+            let started = Instant::now();
+            batch();
+            started.elapsed()
+        })
+        .collect();
+    times.sort_unstable();
+    println!(
+        "{name}, {} batches: fastest {:.2?}, 10th percentile {:.2?}, median {:.2?}",
+        times.len(),
+        times[0],
+        times[times.len() / 10],
+        times[times.len() / 2]
+    );
 }
 
 criterion_group!(benches, bench);
