@@ -64,12 +64,13 @@ pub(crate) fn map_windows(
 /// covers whole, and is computed from their merged summary without
 /// decoding them; a window that comes as samples alone (every window of a
 /// range query or a subquery, and most short ones) is computed from the
-/// samples by `from_samples`, as [`map_windows`] does.
+/// samples by `from_samples`, as [`map_windows`] does. `reads` is what
+/// `from_summary` reads of a summary.
 fn map_summarisable(
     windows: &Windows,
     steps: &Steps,
     keeps_name: bool,
-    reads: Reads,
+    reads: SummaryKind,
     mut from_samples: impl FnMut(&[Sample], Window) -> Option<f64>,
     mut from_summary: impl FnMut(&SamplesSummary, Window) -> Option<f64>,
 ) -> Vec<Series> {
@@ -82,7 +83,7 @@ fn map_summarisable(
     };
     let mut out = Vec::new();
     let mut kept = Vec::new();
-    let summarised = windows.for_each_summarised(reads.summaries(), |labels, pieces| {
+    let summarised = windows.for_each_summarised(reads, |labels, pieces| {
         let value = match pieces {
             [Piece::Samples(samples)] => {
                 let samples = without_stale_markers(samples, &mut kept);
@@ -95,7 +96,9 @@ fn map_summarisable(
                 let merged = pieces
                     .iter()
                     .filter_map(|piece| match piece {
-                        Piece::Samples(samples) => SamplesSummary::of(samples, reads == Reads::Fit),
+                        Piece::Samples(samples) => {
+                            SamplesSummary::of(samples, reads == SummaryKind::Fit)
+                        }
                         Piece::Summary(summary) => Some(**summary),
                     })
                     .reduce(|mut merged, next| {
@@ -146,28 +149,6 @@ fn map_newest(
     (read && !stale).then_some(out)
 }
 
-/// What a function computed from a window's summary reads of it.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Reads {
-    /// Counts, resets, changes, first and last samples.
-    Totals,
-    /// Those and the extremes.
-    Extremes,
-    /// Those and the least-squares sums (which cost more to make than the
-    /// rest together).
-    Fit,
-}
-
-impl Reads {
-    fn summaries(self) -> SummaryKind {
-        match self {
-            Reads::Totals => SummaryKind::Totals,
-            Reads::Extremes => SummaryKind::Extremes,
-            Reads::Fit => SummaryKind::Fit,
-        }
-    }
-}
-
 /// Calls `f` with the samples of `samples` inside each window
 /// `(end - range_ms, end]`; the ends never decrease, so two cursors do.
 pub(crate) fn for_each_window<'s>(
@@ -206,7 +187,7 @@ pub(crate) fn compute(
             windows,
             steps,
             false,
-            Reads::Totals,
+            SummaryKind::Totals,
             |s, w| extrapolated_delta(s, w, true).map(|d| d / range_s),
             |s, w| summary_delta(s, w, true).map(|d| d / range_s),
         ),
@@ -214,7 +195,7 @@ pub(crate) fn compute(
             windows,
             steps,
             false,
-            Reads::Totals,
+            SummaryKind::Totals,
             |s, w| extrapolated_delta(s, w, true),
             |s, w| summary_delta(s, w, true),
         ),
@@ -222,7 +203,7 @@ pub(crate) fn compute(
             windows,
             steps,
             false,
-            Reads::Totals,
+            SummaryKind::Totals,
             |s, w| extrapolated_delta(s, w, false),
             |s, w| summary_delta(s, w, false),
         ),
@@ -232,7 +213,7 @@ pub(crate) fn compute(
             windows,
             steps,
             false,
-            Reads::Fit,
+            SummaryKind::Fit,
             |s, _| (s.len() >= 2).then(|| linear_regression(s, s[0].t).0),
             |s, _| {
                 let fitted = (s.count >= 2).then(|| summary_regression(s, s.first.t));
@@ -246,7 +227,7 @@ pub(crate) fn compute(
                 windows,
                 steps,
                 false,
-                Reads::Fit,
+                SummaryKind::Fit,
                 |s, w| (s.len() >= 2).then(|| predict(linear_regression(s, w.eval_time), w)),
                 |s, w| {
                     let fitted = (s.count >= 2).then(|| summary_regression(s, w.eval_time));
@@ -258,7 +239,7 @@ pub(crate) fn compute(
             windows,
             steps,
             false,
-            Reads::Totals,
+            SummaryKind::Totals,
             |s, _| Some(s.windows(2).filter(|p| p[1].v < p[0].v).count() as f64),
             |s, _| Some(f64::from(s.resets)),
         ),
@@ -266,7 +247,7 @@ pub(crate) fn compute(
             windows,
             steps,
             false,
-            Reads::Totals,
+            SummaryKind::Totals,
             |s, _| {
                 Some(
                     s.windows(2)
@@ -292,7 +273,7 @@ pub(crate) fn compute(
             windows,
             steps,
             false,
-            Reads::Totals,
+            SummaryKind::Totals,
             |s, _| Some(s.len() as f64),
             |s, _| Some(f64::from(s.count)),
         ),
@@ -301,7 +282,7 @@ pub(crate) fn compute(
                 windows,
                 steps,
                 false,
-                Reads::Totals,
+                SummaryKind::Totals,
                 |_, _| Some(1.0),
                 |_, _| Some(1.0),
             )
@@ -311,7 +292,7 @@ pub(crate) fn compute(
                 windows,
                 steps,
                 true,
-                Reads::Totals,
+                SummaryKind::Totals,
                 |s, _| s.last().map(|p| p.v),
                 |s, _| Some(s.last.v),
             )
@@ -320,7 +301,7 @@ pub(crate) fn compute(
             windows,
             steps,
             true,
-            Reads::Totals,
+            SummaryKind::Totals,
             |s, _| s.first().map(|p| p.v),
             |s, _| Some(s.first.v),
         ),
@@ -423,7 +404,7 @@ fn extreme_over_time(
         windows,
         steps,
         false,
-        Reads::Extremes,
+        SummaryKind::Extremes,
         |s, _| {
             s.iter()
                 .map(|p| p.v)
