@@ -4,7 +4,7 @@
 //! appended, and every resume point keeps those of the samples before it,
 //! so a window from a resume point to a chunk's end is worked out from two
 //! totals and one decoded sample instead of decoding every sample in it
-//! (see `ChunkSamples::suffix_summary`).
+//! (see `ChunkSamples::summary_from`).
 //!
 //! Extremes and the sums of a fit do not subtract: the functions that
 //! read those still decode.
