@@ -6,8 +6,10 @@
 //! totals and one decoded sample instead of decoding every sample in it
 //! (see `ChunkSamples::summary_from`).
 //!
-//! Extremes and the sums of a fit do not subtract: the functions that
-//! read those still decode.
+//! Extremes do not subtract, and the totals hold no fit sums: extremes
+//! come from totals only where the values never fall; otherwise they and
+//! fits come from a chunk's kept summary less that of the samples before
+//! the window (`ReadState::summary_less_before`), or from decoding.
 
 use crate::summary::Extremes;
 use crate::{Sample, SamplesSummary, SummaryKind};
