@@ -104,8 +104,8 @@ impl ReadState {
     /// from the chunk's whole summary less that of the samples before
     /// `mint` (see `SamplesSummary::without`), when those are fewer than
     /// the ones after it and the chunk holds no NaN: a long window starts
-    /// near a chunk's start as often as near its end. Needs the chunk's
-    /// resume points here. `None` where the window is to be decoded.
+    /// near a chunk's start as often as near its end. `None` where the
+    /// window is to be decoded.
     pub(crate) fn summary_less_before(
         &mut self,
         chunk: &ClosedChunk,
@@ -114,11 +114,17 @@ impl ReadState {
     ) -> Option<SamplesSummary> {
         let count = chunk.count as usize;
         let before = expected_in((chunk.min_t, mint - 1), chunk.min_t, chunk.max_t, count);
-        let points = self.points(chunk.min_t)?;
-        if 2 * before > count || !chunk.end(points).usable() {
+        if 2 * before > count {
             return None;
         }
         let whole = self.summary(chunk, scratch)?;
+        // The kept summary tells whether the chunk holds a NaN: a stale
+        // marker is left out of its count, any other NaN is in its
+        // extremes. No need to decode the chunk for its totals as well.
+        let no_nan = whole.count == chunk.count && whole.extremes.is_some_and(|e| !e.has_nan);
+        if !no_nan {
+            return None;
+        }
         let start = scratch.len();
         let first = chunk.split_at(mint, scratch);
         let cut = SamplesSummary::of(&scratch[start..], true);
