@@ -25,6 +25,7 @@ mod range_functions;
 mod selected;
 mod selector;
 mod shared;
+mod variance_lanes;
 
 use crate::{Labels, Queryable, Sample};
 use eval::{Evaluated, Evaluator, Steps};

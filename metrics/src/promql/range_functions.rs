@@ -2,8 +2,9 @@
 //! family. Each is computed per series over the window of every step.
 
 use super::eval::{Points, Series, Steps};
-use super::math::{kahan_sum_inc, quantile, KahanSum, Mean, Variance};
+use super::math::{kahan_sum_inc, quantile, KahanSum, Mean};
 use super::selector::{without_stale_markers, Windows};
+use super::variance_lanes::map_variances;
 use super::QueryError;
 use crate::summary::{Extremes, FitSums};
 use crate::{is_stale_nan, Piece, Sample, SamplesSummary, SummaryKind};
@@ -305,18 +306,8 @@ pub(crate) fn compute(
             |s, _| s.first().map(|p| p.v),
             |s, _| Some(s.first.v),
         ),
-        "stddev_over_time" | "stdvar_over_time" => {
-            let stddev = name == "stddev_over_time";
-            map_windows(windows, steps, false, |s, _| {
-                let mut var = Variance::default();
-                s.iter().for_each(|p| var.add(p.v));
-                Some(if stddev {
-                    var.stdvar().sqrt()
-                } else {
-                    var.stdvar()
-                })
-            })
-        }
+        "stddev_over_time" => map_variances(windows, steps, f64::sqrt),
+        "stdvar_over_time" => map_variances(windows, steps, |variance| variance),
         "quantile_over_time" => {
             let mut values = Vec::new();
             map_windows(windows, steps, false, |s, w| {
