@@ -95,24 +95,27 @@ pub(crate) fn eval(
 /// The group of every input series and each group's output labels.
 struct Groups {
     labels: Vec<Labels>,
-    members: Vec<Vec<usize>>,
     /// Whether any member's name is to be dropped: a group keyed by
     /// `__name__` then drops it too.
     drop_name: Vec<bool>,
+    /// The members of every group, group after group, each group's in
+    /// input order: four allocations for any number of groups, where a
+    /// list per group took one each and grew as it filled.
+    members: Vec<usize>,
+    /// Where each group's members start in `members`, then where the last
+    /// group's end.
+    starts: Vec<usize>,
 }
 
 impl Groups {
     fn new(input: &[Series], modifier: Option<&LabelModifier>) -> Self {
         let mut index: HashMap<Cow<[u8]>, usize> = HashMap::default();
-        let mut groups = Groups {
-            labels: Vec::new(),
-            members: Vec::new(),
-            drop_name: Vec::new(),
-        };
+        let (mut labels, mut drop_name) = (Vec::new(), Vec::new());
+        let mut group_of = Vec::with_capacity(input.len());
         // A key is borrowed from the series' labels when it can be, else
         // written into one buffer: only a new group copies it.
         let mut scratch = Vec::new();
-        for (i, s) in input.iter().enumerate() {
+        for s in input {
             let own = group_key(&s.labels, modifier, &mut scratch);
             let g = match index.get(own.unwrap_or(&scratch)) {
                 Some(&g) => g,
@@ -121,18 +124,50 @@ impl Groups {
                         Some(own) => Cow::Borrowed(own),
                         None => Cow::Owned(scratch.clone()),
                     };
-                    index.insert(key, groups.labels.len());
-                    groups.labels.push(group_labels(&s.labels, modifier));
-                    groups.members.push(Vec::new());
-                    groups.drop_name.push(false);
-                    groups.labels.len() - 1
+                    index.insert(key, labels.len());
+                    labels.push(group_labels(&s.labels, modifier));
+                    drop_name.push(false);
+                    labels.len() - 1
                 }
             };
-            groups.members[g].push(i);
-            groups.drop_name[g] |= s.drop_name;
+            group_of.push(g);
+            drop_name[g] |= s.drop_name;
         }
-        groups
+        let (members, starts) = by_group(&group_of, labels.len());
+        Groups {
+            labels,
+            drop_name,
+            members,
+            starts,
+        }
     }
+
+    /// The members of each group, in group order.
+    fn members(&self) -> impl Iterator<Item = &[usize]> {
+        self.starts
+            .windows(2)
+            .map(|bounds| &self.members[bounds[0]..bounds[1]])
+    }
+}
+
+/// The indices of `group_of` (the group of each series, below `groups`)
+/// sorted by group, each group's in index order, and where each group's
+/// start (a counting sort).
+fn by_group(group_of: &[usize], groups: usize) -> (Vec<usize>, Vec<usize>) {
+    let mut starts = vec![0; groups + 1];
+    for &g in group_of {
+        starts[g + 1] += 1;
+    }
+    for g in 0..groups {
+        starts[g + 1] += starts[g];
+    }
+    let mut next = starts.clone();
+    let mut members = vec![0; group_of.len()];
+    for (i, &g) in group_of.iter().enumerate() {
+        members[next[g]] = i;
+        next[g] += 1;
+    }
+    (members, starts)
 }
 
 /// The labels that decide a series' group, encoded: the `by` labels it
@@ -180,7 +215,7 @@ fn reduce(
 ) -> Vec<Series> {
     let mut values = Vec::new();
     let mut out = Vec::with_capacity(groups.labels.len());
-    for (g, (labels, members)) in groups.labels.iter().zip(&groups.members).enumerate() {
+    for (g, (labels, members)) in groups.labels.iter().zip(groups.members()).enumerate() {
         let mut points = Points::from_elem(None, steps.count);
         for (step, point) in points.iter_mut().enumerate() {
             values.clear();
@@ -216,7 +251,7 @@ fn select_k(
     // For an instant query the output is ordered as Prometheus orders it:
     // by group, then by rank.
     let mut order: Vec<usize> = Vec::new();
-    for members in &groups.members {
+    for members in groups.members() {
         for (step, &k) in k.iter().enumerate() {
             if k < 1.0 {
                 continue;
@@ -320,7 +355,7 @@ fn count_values(
     }
     let mut out: Vec<Series> = Vec::new();
     let mut index: HashMap<(usize, String), usize> = HashMap::default();
-    for (g, members) in groups.members.iter().enumerate() {
+    for (g, members) in groups.members().enumerate() {
         for &m in members {
             for (step, point) in input[m].points.iter().enumerate() {
                 let Some(v) = point else { continue };
@@ -341,4 +376,31 @@ fn count_values(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The counting sort lists every series once, under its group, in
+        /// input order within the group.
+        #[test]
+        fn groups_list_their_members_in_input_order(
+            group_of in prop::collection::vec(0usize..6, 0..60)
+        ) {
+            let groups = group_of.iter().max().map_or(0, |g| g + 1);
+            let (members, starts) = by_group(&group_of, groups);
+            let mut expected = vec![Vec::new(); groups];
+            for (i, &g) in group_of.iter().enumerate() {
+                expected[g].push(i);
+            }
+            let listed: Vec<Vec<usize>> = starts
+                .windows(2)
+                .map(|bounds| members[bounds[0]..bounds[1]].to_vec())
+                .collect();
+            prop_assert_eq!(listed, expected);
+        }
+    }
 }
