@@ -427,3 +427,58 @@ fn last_and_present_over_time_skip_a_newest_stale_marker() {
         ]
     );
 }
+
+/// `stddev_`/`stdvar_over_time` fold the windows of several series and
+/// steps side by side: every step of a range query must still get what
+/// an instant query at that step gives, series by series. Seven series
+/// (not a multiple of the lanes), of different lengths, one with a gap
+/// that leaves some steps without a window.
+#[test]
+fn variances_of_a_range_query_match_each_steps_instant_query() {
+    let store = SeriesStore::new(StoreConfig {
+        retention_ms: None,
+        ..Default::default()
+    });
+    const SCRAPE: i64 = 15_000;
+    for series in 0..7i64 {
+        let labels = Labels::from_pairs([("__name__", "m"), ("series", &series.to_string())]);
+        for i in (series * 3)..=120 {
+            if series == 4 && (40..70).contains(&i) {
+                continue;
+            }
+            let v = 100.0 + (i as f64 * (series + 1) as f64 / 7.0).sin() * 10.0 + (i % 5) as f64;
+            store.append(&labels, i * SCRAPE, v).expect("append");
+        }
+    }
+    let engine = Engine::default();
+    for function in ["stddev_over_time", "stdvar_over_time"] {
+        let q = query(&format!("{function}(m[2m])"));
+        let range = engine
+            .range(&store, &q, 0, 120 * SCRAPE, MIN)
+            .expect("range query");
+        let mut points = 0;
+        for step in 0..=(120 * SCRAPE / MIN) {
+            let t = step * MIN;
+            let Value::Vector(instant) = engine.instant(&store, &q, t).expect("instant query")
+            else {
+                panic!("{function} at {t}: expected a vector");
+            };
+            for sample in &instant {
+                let in_range = range
+                    .iter()
+                    .find(|s| s.labels == sample.labels)
+                    .and_then(|s| s.samples.iter().find(|p| p.t == t))
+                    .unwrap_or_else(|| panic!("{function} at {t}: {:?} missing", sample.labels));
+                assert_eq!(
+                    in_range.v.to_bits(),
+                    sample.v.to_bits(),
+                    "{function} at {t}"
+                );
+                points += 1;
+            }
+            let in_range_at_t = range.iter().filter(|s| s.samples.iter().any(|p| p.t == t));
+            assert_eq!(in_range_at_t.count(), instant.len(), "{function} at {t}");
+        }
+        assert!(points > 100, "{function}: only {points} points compared");
+    }
+}
