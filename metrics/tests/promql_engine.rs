@@ -6,12 +6,18 @@ use opsdeck_metrics::promql::{Engine, Query, QueryError, Value};
 use opsdeck_metrics::{Labels, SeriesStore, StoreConfig, STALE_NAN};
 
 const MIN: i64 = 60_000;
+const SCRAPE: i64 = 15_000;
 
-fn store() -> SeriesStore {
-    let store = SeriesStore::new(StoreConfig {
+/// A store that keeps every sample, however old.
+fn unbounded_store() -> SeriesStore {
+    SeriesStore::new(StoreConfig {
         retention_ms: None,
         ..Default::default()
-    });
+    })
+}
+
+fn store() -> SeriesStore {
+    let store = unbounded_store();
     for (instance, per_minute) in [("a", 60.0), ("b", 120.0)] {
         let labels = Labels::from_pairs([
             ("__name__", "requests_total"),
@@ -289,11 +295,7 @@ impl opsdeck_metrics::Queryable for SamplesOnly<'_> {
 /// rounding where sums are added in another order.
 #[test]
 fn range_functions_over_chunk_summaries_match_the_samples() {
-    let store = SeriesStore::new(StoreConfig {
-        retention_ms: None,
-        ..Default::default()
-    });
-    const SCRAPE: i64 = 15_000;
+    let store = unbounded_store();
     for (series, shape) in ["steady", "resets", "stale", "wave", "flat"]
         .into_iter()
         .enumerate()
@@ -382,10 +384,7 @@ fn range_functions_over_chunk_summaries_match_the_samples() {
 /// `only_stale` has none in the window).
 #[test]
 fn last_and_present_over_time_skip_a_newest_stale_marker() {
-    let store = SeriesStore::new(StoreConfig {
-        retention_ms: None,
-        ..Default::default()
-    });
+    let store = unbounded_store();
     let series = |name: &str| Labels::from_pairs([("__name__", "m"), ("s", name)]);
     for i in 0..=10 {
         for name in ["live", "ended"] {
@@ -435,11 +434,7 @@ fn last_and_present_over_time_skip_a_newest_stale_marker() {
 /// that leaves some steps without a window.
 #[test]
 fn variances_of_a_range_query_match_each_steps_instant_query() {
-    let store = SeriesStore::new(StoreConfig {
-        retention_ms: None,
-        ..Default::default()
-    });
-    const SCRAPE: i64 = 15_000;
+    let store = unbounded_store();
     for series in 0..7i64 {
         let labels = Labels::from_pairs([("__name__", "m"), ("series", &series.to_string())]);
         for i in (series * 3)..=120 {
