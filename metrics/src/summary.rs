@@ -36,6 +36,49 @@ pub enum SummaryKind {
     /// summary less that of the samples before the window, when fewer
     /// samples are before it than in it.
     Fit,
+    /// Those and the sum and spread of the values (`extremes` and `fit`
+    /// may be `None`), for `avg_`, `sum_`, `stddev_` and
+    /// `stdvar_over_time`. The store works them out from running totals
+    /// where those hold only finite values and lose no precision.
+    Moments,
+}
+
+/// The sums [`SamplesSummary::of`] works out besides counts and extremes,
+/// and that a summary holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sums {
+    None,
+    Fit,
+    Moments,
+    All,
+}
+
+impl Sums {
+    pub(crate) fn of(fit: bool, moments: bool) -> Sums {
+        match (fit, moments) {
+            (false, false) => Sums::None,
+            (true, false) => Sums::Fit,
+            (false, true) => Sums::Moments,
+            (true, true) => Sums::All,
+        }
+    }
+
+    fn fit(self) -> bool {
+        matches!(self, Sums::Fit | Sums::All)
+    }
+
+    fn moments(self) -> bool {
+        matches!(self, Sums::Moments | Sums::All)
+    }
+
+    /// What a summary of `kind` holds.
+    pub(crate) fn of_kind(kind: SummaryKind) -> Sums {
+        match kind {
+            SummaryKind::Totals | SummaryKind::Extremes => Sums::None,
+            SummaryKind::Fit => Sums::Fit,
+            SummaryKind::Moments => Sums::Moments,
+        }
+    }
 }
 
 /// The summary of a non-empty run of samples, stale markers left out.
@@ -54,9 +97,71 @@ pub struct SamplesSummary {
     /// `None` for a summary the store worked out from running totals
     /// (see `store::totals`), which do not keep them.
     pub(crate) extremes: Option<Extremes>,
-    /// Least-squares sums, with x the seconds since `first.t`; `None` when
-    /// not asked for (they cost more than all the rest).
-    pub(crate) fit: Option<FitSums>,
+    /// Which of `fit` and `moments` hold sums: read them with
+    /// [`SamplesSummary::fit`] and [`SamplesSummary::moments`]. Flags
+    /// rather than two `Option`s keep a summary at 128 bytes, which is
+    /// copied without calling `memcpy`: a summarising read hands over
+    /// thousands.
+    pub(crate) sums: Sums,
+    /// Least-squares sums, with x the seconds since `first.t`; not asked
+    /// for by most reads (they cost more than all the rest).
+    pub(crate) fit: FitSums,
+    /// Not asked for by most reads; never of a value that is not finite.
+    pub(crate) moments: Moments,
+}
+
+/// The sum of a run's values and the sum of their squared distances from
+/// its mean: what a mean and a variance are worked out from, and what
+/// merges without losing precision (Chan, Golub and LeVeque's update).
+/// Only ever made of finite values.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub(crate) struct Moments {
+    pub(crate) sum: f64,
+    pub(crate) squared_deviations: f64,
+}
+
+impl Moments {
+    /// Whether these moments are far enough from overflowing that any
+    /// merge of them stays finite. Larger ones are left to decoding, where
+    /// Prometheus's own rules for sums that overflow apply.
+    pub(crate) fn far_from_overflow(&self) -> bool {
+        self.sum.abs() <= 1e150 && self.squared_deviations.abs() <= 1e290
+    }
+
+    /// Of `values`, which must be finite: the sum compensated, as
+    /// Prometheus sums, and the deviations from the mean in a second pass
+    /// (no division per value, and no loss to cancellation).
+    fn of(values: impl Iterator<Item = f64> + Clone) -> Moments {
+        let (mut sum, mut c, mut n) = (0.0, 0.0, 0.0);
+        for v in values.clone() {
+            (sum, c) = kahan_sum_inc(v, sum, c);
+            n += 1.0;
+        }
+        let sum = sum + c;
+        let mean = sum / n;
+        Moments {
+            sum,
+            squared_deviations: values.map(|v| (v - mean) * (v - mean)).sum(),
+        }
+    }
+
+    /// Of a run of `count` values followed by `next`'s `next_count`.
+    fn merge(&self, count: u32, next: &Moments, next_count: u32) -> Moments {
+        let (n_a, n_b) = (f64::from(count), f64::from(next_count));
+        let between = next.sum / n_b - self.sum / n_a;
+        Moments {
+            sum: self.sum + next.sum,
+            squared_deviations: self.squared_deviations
+                + next.squared_deviations
+                + between * between * n_a * n_b / (n_a + n_b),
+        }
+    }
+
+    /// The population variance of `count` values, as `stdvar_over_time`
+    /// gives it.
+    pub(crate) fn variance(&self, count: u32) -> f64 {
+        self.squared_deviations / f64::from(count)
+    }
 }
 
 /// The smallest and largest value, NaN only when every value is NaN; of
@@ -110,17 +215,24 @@ fn changed(before: f64, after: f64) -> bool {
 
 impl SamplesSummary {
     /// The summary of `samples` (oldest first) without their stale markers,
-    /// with the fit sums if `with_fit`; `None` when nothing is left.
-    pub(crate) fn of(samples: &[Sample], with_fit: bool) -> Option<Self> {
+    /// with the `sums` asked for; `None` when nothing is left.
+    pub(crate) fn of(samples: &[Sample], sums: Sums) -> Option<Self> {
         // A run without NaN (nor, then, stale markers), the usual case, is
         // summarised by a loop that leaves out the tests for them.
         let numbers = !samples.iter().fold(false, |nan, p| nan | p.v.is_nan());
-        match (with_fit, numbers) {
+        let summary = match (sums.fit(), numbers) {
             (true, true) => Self::summarise::<true, true>(samples),
             (true, false) => Self::summarise::<true, false>(samples),
             (false, true) => Self::summarise::<false, true>(samples),
             (false, false) => Self::summarise::<false, false>(samples),
-        }
+        }?;
+        let finite = sums.moments() && numbers && samples.iter().all(|p| p.v.is_finite());
+        let moments = finite
+            .then(|| Moments::of(samples.iter().map(|p| p.v)))
+            .filter(Moments::far_from_overflow);
+        let mut summary = summary;
+        summary.set_sums(summary.fit(), moments);
+        Some(summary)
     }
 
     /// [`SamplesSummary::of`], with the fit sums if `FIT`, for samples
@@ -138,7 +250,9 @@ impl SamplesSummary {
             changes: 0,
             reset_correction: 0.0,
             extremes: None,
-            fit: None,
+            sums: Sums::None,
+            fit: FitSums::default(),
+            moments: Moments::default(),
         };
         let mut extremes = Extremes {
             min: first.v,
@@ -186,13 +300,40 @@ impl SamplesSummary {
             }
         }
         summary.extremes = Some(extremes);
-        summary.fit = FIT.then_some(FitSums {
+        let fit = FIT.then_some(FitSums {
             x: fit.x + c.x,
             x2: fit.x2 + c.x2,
             y: fit.y + c.y,
             xy: fit.xy + c.xy,
         });
-        Some(summary)
+        Some(summary.with_sums(fit, None))
+    }
+
+    /// The fit sums, if it holds them.
+    pub(crate) fn fit(&self) -> Option<FitSums> {
+        self.sums.fit().then_some(self.fit)
+    }
+
+    /// The moments, if it holds them.
+    pub(crate) fn moments(&self) -> Option<Moments> {
+        self.sums.moments().then_some(self.moments)
+    }
+
+    /// The summary holding these sums (and only these).
+    pub(crate) fn with_sums(mut self, fit: Option<FitSums>, moments: Option<Moments>) -> Self {
+        self.set_sums(fit, moments);
+        self
+    }
+
+    /// Makes the summary hold these sums (and only these).
+    fn set_sums(&mut self, fit: Option<FitSums>, moments: Option<Moments>) {
+        self.sums = Sums::of(fit.is_some(), moments.is_some());
+        if let Some(fit) = fit {
+            self.fit = fit;
+        }
+        if let Some(moments) = moments {
+            self.moments = moments;
+        }
     }
 
     /// Extends the summary with the run that follows it.
@@ -211,14 +352,7 @@ impl SamplesSummary {
             }
             _ => None,
         };
-        self.extremes = match (self.extremes, next.extremes) {
-            (Some(mut extremes), Some(next)) => {
-                extremes.merge(&next);
-                Some(extremes)
-            }
-            _ => None,
-        };
-        self.fit = match (self.fit, next.fit_from(self.first.t)) {
+        let fit = match (self.fit(), next.fit_from(self.first.t)) {
             (Some(fit), Some(moved)) => Some(FitSums {
                 x: fit.x + moved.x,
                 x2: fit.x2 + moved.x2,
@@ -227,6 +361,13 @@ impl SamplesSummary {
             }),
             _ => None,
         };
+        let moments = match (self.moments(), next.moments()) {
+            (Some(moments), Some(next_moments)) => {
+                Some(moments.merge(self.count, &next_moments, next.count))
+            }
+            _ => None,
+        };
+        self.set_sums(fit, moments);
         self.count += next.count;
         self.last = next.last;
     }
@@ -236,7 +377,7 @@ impl SamplesSummary {
         // x' = x + d for every sample, expanded.
         let d = (self.first.t - origin) as f64 / 1000.0;
         let n = f64::from(self.count);
-        self.fit.map(|fit| FitSums {
+        self.fit().map(|fit| FitSums {
             x: fit.x + n * d,
             x2: fit.x2 + 2.0 * d * fit.x + n * d * d,
             y: fit.y,
@@ -256,14 +397,15 @@ impl SamplesSummary {
     /// as they would summing the samples before the window once more, in
     /// relation to their size. Its extremes are this run's, when those of
     /// `before` lie strictly inside them (so that the extreme values, with
-    /// their first occurrence, come after it), else `None`. Both runs must
-    /// be without NaN.
+    /// their first occurrence, come after it), else `None`. It has no
+    /// moments: those come from running totals. Both runs must be without
+    /// NaN.
     pub(crate) fn without(&self, before: &SamplesSummary, first: Sample) -> Option<SamplesSummary> {
         let extremes = match (self.extremes, before.extremes) {
             (Some(all), Some(cut)) if cut.min > all.min && cut.max < all.max => Some(all),
             _ => None,
         };
-        let fit = match (self.fit, before.fit) {
+        let fit = match (self.fit(), before.fit()) {
             (Some(all), Some(cut)) => Some(FitSums {
                 x: all.x - cut.x,
                 x2: all.x2 - cut.x2,
@@ -286,13 +428,10 @@ impl SamplesSummary {
                 - before.reset_correction
                 - if reset { before.last.v } else { 0.0 },
             extremes,
-            fit,
-        };
-        Some(SamplesSummary {
-            first,
-            fit: rest.fit_from(first.t),
-            ..rest
-        })
+            ..*self
+        }
+        .with_sums(fit, None);
+        Some(SamplesSummary { first, ..rest }.with_sums(rest.fit_from(first.t), None))
     }
 }
 
@@ -340,12 +479,12 @@ mod tests {
             cuts.sort_unstable();
             let merged = cuts
                 .windows(2)
-                .filter_map(|w| SamplesSummary::of(&samples[w[0]..w[1]], true))
+                .filter_map(|w| SamplesSummary::of(&samples[w[0]..w[1]], Sums::All))
                 .reduce(|mut a, b| {
                     a.merge(&b);
                     a
                 });
-            let whole = SamplesSummary::of(&samples, true);
+            let whole = SamplesSummary::of(&samples, Sums::All);
             prop_assert_eq!(merged.is_some(), whole.is_some());
             let (Some(merged), Some(whole)) = (merged, whole) else {
                 return Ok(());
@@ -374,7 +513,7 @@ mod tests {
                 };
                 let corrections = scale(&|_, y| y);
                 prop_assert!(close(merged.reset_correction, whole.reset_correction, corrections));
-                let (Some(m), Some(w)) = (merged.fit, whole.fit) else {
+                let (Some(m), Some(w)) = (merged.fit(), whole.fit()) else {
                     return Err(TestCaseError::fail("fit sums asked for"));
                 };
                 let sums = [
@@ -409,10 +548,10 @@ mod tests {
                 .enumerate()
                 .map(|(i, &v)| Sample { t: 1_000 * i as i64 + 7, v })
                 .collect();
-            let whole = SamplesSummary::of(&samples, true).expect("samples");
-            let before = SamplesSummary::of(&samples[..cut], true).expect("samples");
+            let whole = SamplesSummary::of(&samples, Sums::All).expect("samples");
+            let before = SamplesSummary::of(&samples[..cut], Sums::All).expect("samples");
             let ours = whole.without(&before, samples[cut]).expect("fewer before");
-            let rest = SamplesSummary::of(&samples[cut..], true).expect("samples");
+            let rest = SamplesSummary::of(&samples[cut..], Sums::All).expect("samples");
             prop_assert_eq!((ours.count, ours.resets, ours.changes), (rest.count, rest.resets, rest.changes));
             prop_assert_eq!((ours.first, ours.last), (rest.first, rest.last));
             let magnitude: f64 = values.iter().map(|v| v.abs()).sum::<f64>().max(1.0);
@@ -421,7 +560,7 @@ mod tests {
                 let r = rest.extremes.expect("made from samples");
                 prop_assert_eq!((e.min.to_bits(), e.max.to_bits()), (r.min.to_bits(), r.max.to_bits()));
             }
-            let (Some(f), Some(g)) = (ours.fit, rest.fit) else {
+            let (Some(f), Some(g)) = (ours.fit(), rest.fit()) else {
                 return Err(TestCaseError::fail("fit sums asked for"));
             };
             let x = |p: &Sample| (p.t - rest.first.t) as f64 / 1000.0;
@@ -436,15 +575,36 @@ mod tests {
     }
 
     #[test]
+    fn a_summary_is_copied_without_calling_memcpy() {
+        let size = std::mem::size_of::<SamplesSummary>();
+        assert!(size <= 128, "{size}");
+    }
+
+    #[test]
+    fn moments_that_could_overflow_are_left_to_decoding() {
+        let at = |t: i64, v: f64| Sample { t, v };
+        let moments = |values: &[f64]| {
+            let samples: Vec<Sample> = (0..).zip(values).map(|(t, &v)| at(t, v)).collect();
+            SamplesSummary::of(&samples, Sums::Moments).and_then(|s| s.moments())
+        };
+        let m = moments(&[1.0, 2.0, 4.0]).expect("small finite values");
+        assert_eq!(m.sum, 7.0);
+        assert!((m.squared_deviations - 14.0 / 3.0).abs() < 1e-15);
+        assert_eq!(moments(&[1.0, 1e200]), None);
+        assert_eq!(moments(&[1.0, f64::INFINITY]), None);
+        assert_eq!(moments(&[1.0, f64::NAN]), None);
+    }
+
+    #[test]
     fn stale_markers_are_left_out() {
         let at = |t: i64, v: f64| Sample { t, v };
-        assert_eq!(SamplesSummary::of(&[at(1, STALE_NAN)], true), None);
+        assert_eq!(SamplesSummary::of(&[at(1, STALE_NAN)], Sums::All), None);
         let s = SamplesSummary::of(
             &[at(1, 5.0), at(2, STALE_NAN), at(3, 2.0), at(4, 2.0)],
-            false,
+            Sums::None,
         )
         .expect("two samples");
-        assert_eq!(s.fit, None, "not asked for");
+        assert_eq!((s.fit(), s.moments()), (None, None), "not asked for");
         assert_eq!((s.count, s.resets, s.changes), (3, 1, 1));
         assert_eq!((s.first, s.last), (at(1, 5.0), at(4, 2.0)));
         let extremes = s.extremes.expect("made from samples");

@@ -2,11 +2,11 @@
 //! family. Each is computed per series over the window of every step.
 
 use super::eval::{Points, Series, Steps};
-use super::math::{kahan_sum_inc, quantile, KahanSum, Mean};
+use super::math::{kahan_sum_inc, quantile, KahanSum, Mean, Variance};
 use super::selector::{without_stale_markers, Windows};
 use super::variance_lanes::map_variances;
 use super::QueryError;
-use crate::summary::{Extremes, FitSums};
+use crate::summary::{Extremes, FitSums, Sums};
 use crate::{is_stale_nan, Piece, Sample, SamplesSummary, SummaryKind};
 
 /// What a function sees of one window besides its samples.
@@ -73,8 +73,30 @@ fn map_summarisable(
     keeps_name: bool,
     reads: SummaryKind,
     mut from_samples: impl FnMut(&[Sample], Window) -> Option<f64>,
-    mut from_summary: impl FnMut(&SamplesSummary, Window) -> Option<f64>,
+    from_summary: impl FnMut(&SamplesSummary, Window) -> Option<f64>,
 ) -> Vec<Series> {
+    let summarised = map_summarised(
+        windows,
+        steps,
+        keeps_name,
+        reads,
+        &mut from_samples,
+        from_summary,
+    );
+    summarised.unwrap_or_else(|| map_windows(windows, steps, keeps_name, from_samples))
+}
+
+/// The single window of [`map_summarisable`], read from the store with
+/// summaries; `None` when the windows are not a single one read from the
+/// store.
+fn map_summarised(
+    windows: &Windows,
+    steps: &Steps,
+    keeps_name: bool,
+    reads: SummaryKind,
+    mut from_samples: impl FnMut(&[Sample], Window) -> Option<f64>,
+    mut from_summary: impl FnMut(&SamplesSummary, Window) -> Option<f64>,
+) -> Option<Vec<Series>> {
     let end = windows.ends.first().copied().unwrap_or(steps.start);
     let window = Window {
         start: end.saturating_sub(windows.range_ms),
@@ -98,7 +120,7 @@ fn map_summarisable(
                     .iter()
                     .filter_map(|piece| match piece {
                         Piece::Samples(samples) => {
-                            SamplesSummary::of(samples, reads == SummaryKind::Fit)
+                            SamplesSummary::of(samples, Sums::of_kind(reads))
                         }
                         Piece::Summary(summary) => Some(**summary),
                     })
@@ -118,11 +140,7 @@ fn map_summarisable(
             });
         }
     });
-    if summarised {
-        out
-    } else {
-        map_windows(windows, steps, keeps_name, from_samples)
-    }
+    summarised.then_some(out)
 }
 
 /// A function of a single window that only needs the window's last sample
@@ -258,16 +276,30 @@ pub(crate) fn compute(
             },
             |s, _| Some(f64::from(s.changes)),
         ),
-        "avg_over_time" => map_windows(windows, steps, false, |s, _| {
-            let mut mean = Mean::default();
-            s.iter().for_each(|p| mean.add(p.v));
-            Some(mean.value())
-        }),
-        "sum_over_time" => map_windows(windows, steps, false, |s, _| {
-            let mut sum = KahanSum::default();
-            s.iter().for_each(|p| sum.add(p.v));
-            Some(sum.value())
-        }),
+        "avg_over_time" => map_summarisable(
+            windows,
+            steps,
+            false,
+            SummaryKind::Moments,
+            |s, _| {
+                let mut mean = Mean::default();
+                s.iter().for_each(|p| mean.add(p.v));
+                Some(mean.value())
+            },
+            |s, _| s.moments().map(|m| m.sum / f64::from(s.count)),
+        ),
+        "sum_over_time" => map_summarisable(
+            windows,
+            steps,
+            false,
+            SummaryKind::Moments,
+            |s, _| {
+                let mut sum = KahanSum::default();
+                s.iter().for_each(|p| sum.add(p.v));
+                Some(sum.value())
+            },
+            |s, _| s.moments().map(|m| m.sum),
+        ),
         "min_over_time" => extreme_over_time(windows, steps, |v, m| v < m, |e| e.min),
         "max_over_time" => extreme_over_time(windows, steps, |v, m| v > m, |e| e.max),
         "count_over_time" => map_summarisable(
@@ -306,8 +338,8 @@ pub(crate) fn compute(
             |s, _| s.first().map(|p| p.v),
             |s, _| Some(s.first.v),
         ),
-        "stddev_over_time" => map_variances(windows, steps, f64::sqrt),
-        "stdvar_over_time" => map_variances(windows, steps, |variance| variance),
+        "stddev_over_time" => variance_over_time(windows, steps, f64::sqrt),
+        "stdvar_over_time" => variance_over_time(windows, steps, |variance| variance),
         "quantile_over_time" => {
             let mut values = Vec::new();
             map_windows(windows, steps, false, |s, w| {
@@ -381,6 +413,25 @@ pub(crate) fn compute(
 /// all the way when the first/last sample is within 110% of the average
 /// sample interval of the edge, else by half an interval; a counter is
 /// never extrapolated below zero.
+/// `stdvar_over_time`, or `finish` of it (`stddev_over_time`): of a single
+/// window from the store's moments where it can, else with the windows
+/// folded side by side (see [`map_variances`]).
+fn variance_over_time(windows: &Windows, steps: &Steps, finish: fn(f64) -> f64) -> Vec<Series> {
+    map_summarised(
+        windows,
+        steps,
+        false,
+        SummaryKind::Moments,
+        |s, _| {
+            let mut variance = Variance::default();
+            s.iter().for_each(|p| variance.add(p.v));
+            Some(finish(variance.stdvar()))
+        },
+        |s, _| s.moments().map(|m| finish(m.variance(s.count))),
+    )
+    .unwrap_or_else(|| map_variances(windows, steps, finish))
+}
+
 /// `min_over_time` or `max_over_time`: the value `beats` prefers, where a
 /// NaN loses to any number, as in Prometheus.
 /// Generic over the comparison, so that it is inlined into the loop over

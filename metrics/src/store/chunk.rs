@@ -9,7 +9,7 @@
 use super::bits::{BitReader, BitWriter};
 use super::series::{MAX_CHUNK_SPAN_MS, MAX_SAMPLES_PER_CHUNK};
 use super::totals::{ChunkEnd, Passed, RunTotals};
-use crate::{Sample, SamplesSummary};
+use crate::{Sample, SamplesSummary, SummaryKind};
 
 /// Bucket widths for timestamp delta-of-deltas, as in Prometheus. A zero,
 /// the common case for a steady scrape interval, is a single bit.
@@ -52,10 +52,11 @@ pub(crate) struct HeadChunk {
     totals: RunTotals,
 }
 
+/// In bytes: every head holds one.
 #[derive(Debug, Clone, Copy)]
 struct XorWindow {
-    leading: u32,
-    trailing: u32,
+    leading: u8,
+    trailing: u8,
 }
 
 /// A non-zero XOR, with the window it is written in: the previous one
@@ -68,8 +69,9 @@ struct XorEncoding {
 
 impl XorEncoding {
     fn new(xor: u64, previous: Option<XorWindow>) -> Self {
-        let leading = xor.leading_zeros().min(MAX_LEADING_ZEROS);
-        let trailing = xor.trailing_zeros();
+        // Both at most 64.
+        let leading = xor.leading_zeros().min(MAX_LEADING_ZEROS) as u8;
+        let trailing = xor.trailing_zeros() as u8;
         match previous {
             Some(window) if leading >= window.leading && trailing >= window.trailing => {
                 XorEncoding {
@@ -87,7 +89,7 @@ impl XorEncoding {
     }
 
     fn significant(&self) -> u32 {
-        64 - self.window.leading - self.window.trailing
+        64 - u32::from(self.window.leading) - u32::from(self.window.trailing)
     }
 
     /// Bits written, after the `11` prefix.
@@ -140,7 +142,8 @@ impl HeadChunk {
             &TIME_DOD_WIDTHS,
             delta.wrapping_sub(self.last_delta),
         );
-        self.totals.add(self.last_value(), v);
+        self.totals
+            .add(self.last_value(), v, first_value(self.bits.bytes()));
         self.write_value(v.to_bits());
         self.last_delta = delta;
         self.max_t = t;
@@ -238,9 +241,11 @@ impl HeadChunk {
         &self,
         mint: i64,
         resume: &mut ResumePoints,
+        kind: SummaryKind,
     ) -> Option<SamplesSummary> {
         let chunk = (self.count, self.min_t);
-        ChunkSamples::summary_from(self.bits.bytes(), chunk, mint, resume, &self.end())
+        let end = (&self.end(), kind);
+        ChunkSamples::summary_from(self.bits.bytes(), chunk, mint, resume, end)
     }
 
     /// Heap bytes held by the open chunk, counting spare capacity.
@@ -362,7 +367,7 @@ impl ClosedChunk {
         &self,
         mint: i64,
         resume: &mut ResumePoints,
-        end: &ChunkEnd,
+        end: (&ChunkEnd, SummaryKind),
     ) -> Option<SamplesSummary> {
         let chunk = (self.count, self.min_t);
         ChunkSamples::summary_from(&self.data, chunk, mint, resume, end)
@@ -381,6 +386,7 @@ impl<'a> ChunkSamples<'a> {
             factor: 1.0,
             ints: IntTrack::NotInt,
             window: ReadWindow::NONE,
+            reference: 0.0,
         }
     }
 }
@@ -405,6 +411,9 @@ struct ChunkSamples<'a> {
     factor: f64,
     ints: IntTrack,
     window: ReadWindow,
+    /// The chunk's first value, which running totals are kept against
+    /// (see `store::totals`).
+    reference: f64,
 }
 
 /// The XOR window as the decoder keeps it: the significant bits' count
@@ -670,8 +679,9 @@ impl<'a> ChunkSamples<'a> {
             (None, Some(first)) if max_t <= maxt => samples.keep_up_to::<false>(first, maxt, out),
             (None, Some(first)) => samples.keep_up_to::<true>(first, maxt, out),
             (Some(points), Some(first)) => {
-                let mut totals =
-                    before.map_or(RunTotals::starting_with(first.v), |b| b.totals_to(first));
+                let mut totals = before.map_or(RunTotals::starting_with(first.v), |b| {
+                    b.totals_to(first, samples.reference)
+                });
                 let mut sample = first;
                 loop {
                     samples.leave_point_if_due(points, count, sample.t, totals);
@@ -682,7 +692,7 @@ impl<'a> ChunkSamples<'a> {
                     let Some(next) = samples.next_sample() else {
                         return false;
                     };
-                    totals.add(sample.v, next.v);
+                    totals.add(sample.v, next.v, samples.reference);
                     sample = next;
                 }
             }
@@ -695,19 +705,19 @@ impl<'a> ChunkSamples<'a> {
     /// samples from the resume point before `mint` to the first sample
     /// after it are decoded. Leaves resume points as
     /// [`ChunkSamples::extend_between`] does. `None` when no sample is
-    /// from `mint` on.
+    /// from `mint` on. Moments only for `kind` [`SummaryKind::Moments`].
     fn summary_from(
         data: &[u8],
         chunk: (u32, i64),
         mint: i64,
         resume: &mut ResumePoints,
-        end: &ChunkEnd,
+        (end, kind): (&ChunkEnd, SummaryKind),
     ) -> Option<SamplesSummary> {
         let at = ChunkSamples::pass_to(data, chunk, mint, Some(resume));
         let first = at.first_kept?;
         Some(match at.before {
-            Some(before) => end.summary_after(&before, first),
-            None => end.summary_from(first),
+            Some(before) => end.summary_after(&before, first, at.samples.reference, kind),
+            None => end.summary_from(first, kind),
         })
     }
 
@@ -755,7 +765,9 @@ impl<'a> ChunkSamples<'a> {
         // point at the window's start.
         let mut window_start = None;
         while let Some(sample) = next.filter(|s| s.t < mint) {
-            let totals = before.map_or(RunTotals::starting_with(sample.v), |b| b.totals_to(sample));
+            let totals = before.map_or(RunTotals::starting_with(sample.v), |b| {
+                b.totals_to(sample, samples.reference)
+            });
             let decoded = count - samples.remaining;
             before = Some(Passed {
                 decoded,
@@ -792,7 +804,7 @@ impl<'a> ChunkSamples<'a> {
         };
         let (mut totals, mut count, mut last) = (RunTotals::starting_with(first.v), 1, first);
         while let Some(sample) = self.next_sample() {
-            totals.add(last.v, sample.v);
+            totals.add(last.v, sample.v, self.reference);
             (count, last) = (count + 1, sample);
         }
         ChunkEnd {
@@ -875,7 +887,7 @@ impl<'a> ChunkSamples<'a> {
     /// Continues decoding where `point` was left, after the `decoded`-th
     /// sample, at `t`.
     fn resume(data: &'a [u8], count: u32, decoded: u32, t: i64, point: ResumePoint) -> Self {
-        let scale = DecimalScale(u32::from(point.scale));
+        let scale = DecimalScale(point.scale);
         let ints = match point.ints_kind {
             IntKind::Known => {
                 IntTrack::known(scale.to_int(point.value_bits), point.ints_word as i64)
@@ -898,6 +910,7 @@ impl<'a> ChunkSamples<'a> {
                 trailing: u32::from(point.window_trailing),
                 significant: u32::from(point.window_significant),
             },
+            reference: first_value(data),
         }
     }
 
@@ -909,8 +922,8 @@ impl<'a> ChunkSamples<'a> {
             IntTrack::NotInt => (IntKind::NotInt, 0),
             IntTrack::Pending { before } => (IntKind::Pending, before),
         };
-        // The narrowing casts cannot lose bits: a scale is below 7, a
-        // window's counts at most 64, and a chunk's bits far below 2^32.
+        // The narrowing casts cannot lose bits: a window's counts are at
+        // most 64, and a chunk's bits far below 2^32.
         ResumePoint {
             totals,
             delta: self.delta,
@@ -918,7 +931,7 @@ impl<'a> ChunkSamples<'a> {
             ints_word,
             pos: self.reader.position() as u32,
             ints_kind,
-            scale: self.scale.0 as u8,
+            scale: self.scale.0,
             window_trailing: self.window.trailing as u8,
             window_significant: self.window.significant as u8,
         }
@@ -956,6 +969,7 @@ impl<'a> ChunkSamples<'a> {
     /// decimal scale.
     fn read_first(&mut self) -> Option<Sample> {
         self.value_bits = self.reader.read_bits(64);
+        self.reference = f64::from_bits(self.value_bits);
         self.scale = DecimalScale::new(self.reader.read_bits(SCALE_BITS) as u32)?;
         self.factor = self.scale.factor();
         self.ints = IntTrack::known(self.scale.to_int(self.value_bits), 0);
@@ -1059,6 +1073,14 @@ impl<'a> ChunkSamples<'a> {
     }
 }
 
+/// A chunk's first value: its bits open the chunk.
+fn first_value(data: &[u8]) -> f64 {
+    let bits = data
+        .first_chunk::<8>()
+        .map_or(0, |b| u64::from_be_bytes(*b));
+    f64::from_bits(bits)
+}
+
 /// The last value (`last`, whose value before was `before`) as an
 /// integer and the last integer delta, which an XOR left pending, for an
 /// integer-encoded sample that follows it; `None` when the last value is
@@ -1154,17 +1176,20 @@ const SCALE_FACTORS: [f64; 7] = [1.0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6];
 /// `m / 10^k` is correctly rounded, so it is the very `f64` a parser makes
 /// of the decimal text: the conversion is exact both ways, which
 /// [`DecimalScale::to_int`] checks for every value.
+///
+/// A byte: every head holds one.
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct DecimalScale(u32);
+struct DecimalScale(u8);
 
 impl DecimalScale {
     fn new(digits: u32) -> Option<Self> {
-        ((digits as usize) < SCALE_FACTORS.len()).then_some(DecimalScale(digits))
+        let digits = u8::try_from(digits).ok()?;
+        (usize::from(digits) < SCALE_FACTORS.len()).then_some(DecimalScale(digits))
     }
 
     /// The smallest scale at which the value is an integer (0 if none).
     fn of(bits: u64) -> Self {
-        (0..SCALE_FACTORS.len() as u32)
+        (0..SCALE_FACTORS.len() as u8)
             .map(DecimalScale)
             .find(|scale| scale.to_int(bits).is_some())
             .unwrap_or(DecimalScale(0))

@@ -358,6 +358,48 @@ impl SeriesData {
         files: Option<&ChunkFiles>,
     ) -> isize {
         let reads_before = self.reads_bytes();
+        match parts {
+            Some((parts, SummaryKind::Moments)) => self.read_moments(range, out, parts, files),
+            parts => self.read(range, out, parts, files),
+        }
+        self.reads_bytes() as isize - reads_before as isize
+    }
+
+    /// A read for [`SummaryKind::Moments`]. Summaries only have moments
+    /// of finite values, and a value that is not finite (an infinity, a
+    /// NaN) decides a mean or variance by Prometheus's own rules: a window
+    /// that decodes one beside its summaries is decoded whole instead.
+    fn read_moments(
+        &mut self,
+        range: (i64, i64),
+        out: &mut Vec<Sample>,
+        parts: &mut Vec<Part>,
+        files: Option<&ChunkFiles>,
+    ) {
+        let (samples_before, parts_before) = (out.len(), parts.len());
+        self.read(range, out, Some((&mut *parts, SummaryKind::Moments)), files);
+        let summarised = parts[parts_before..]
+            .iter()
+            .any(|part| matches!(part, Part::Summary(_)));
+        let decoded = out.get(samples_before..).unwrap_or_default();
+        if summarised && decoded.iter().any(|p| !p.v.is_finite()) {
+            parts.truncate(parts_before);
+            out.truncate(samples_before);
+            self.read(range, out, None, files);
+            if out.len() > samples_before {
+                parts.push(Part::Decoded { end: out.len() });
+            }
+        }
+    }
+
+    /// See [`SeriesData::extend_between`].
+    fn read(
+        &mut self,
+        range: (i64, i64),
+        out: &mut Vec<Sample>,
+        parts: Option<(&mut Vec<Part>, SummaryKind)>,
+        files: Option<&ChunkFiles>,
+    ) {
         let mut from_disk = Vec::new();
         self.closed.read_from_disk(files, range, &mut from_disk);
         let SeriesData {
@@ -382,7 +424,6 @@ impl SeriesData {
         } else {
             read_chunks(from_disk.iter(), head, reads, range, out, parts);
         }
-        self.reads_bytes() as isize - reads_before as isize
     }
 
     /// Heap bytes of the chunks, of the list of closed ones and of what
@@ -481,8 +522,12 @@ fn read_chunks<'c>(
     for chunk in closed {
         if summarised(chunk) {
             let summary = reads.get_or_insert_with(Box::default).summary(chunk, out);
-            summaries.push(summary, out);
-            continue;
+            // Only moments may be missing from a kept summary: those of a
+            // chunk with a value that is not finite.
+            if kind.is_none_or(|kind| holds(kind, summary.as_ref())) {
+                summaries.push(summary, out);
+                continue;
+            }
         }
         let starts_here = resumed_chunk == Some(chunk.min_t);
         if let (Some(kind), true, Some(reads)) = (kind, starts_here, reads.as_deref_mut()) {
@@ -543,13 +588,14 @@ fn start_chunk_summary(
         let points = reads.points(chunk.min_t)?;
         let end = chunk.end(points);
         if end.gives(kind) {
-            let summary = chunk.summary_from(mint, points, &end);
+            let summary = chunk.summary_from(mint, points, (&end, kind));
             if holds(kind, summary.as_ref()) {
                 return Some(summary);
             }
         }
     }
-    if kind == SummaryKind::Totals {
+    // A kept summary less the samples before the window has no moments.
+    if matches!(kind, SummaryKind::Totals | SummaryKind::Moments) {
         return None;
     }
     reads
@@ -574,8 +620,8 @@ fn head_summary(
         return None;
     }
     let summary = match points {
-        Some(points) => head.summary_from(mint, points),
-        None if head.min_t() >= mint => head.first().map(|first| end.summary_from(first)),
+        Some(points) => head.summary_from(mint, points, kind),
+        None if head.min_t() >= mint => head.first().map(|first| end.summary_from(first, kind)),
         None => return None,
     };
     holds(kind, summary.as_ref()).then_some(summary)
@@ -592,7 +638,8 @@ fn holds(kind: SummaryKind, summary: Option<&SamplesSummary>) -> bool {
     summary.is_none_or(|s| match kind {
         SummaryKind::Totals => true,
         SummaryKind::Extremes => s.extremes.is_some(),
-        SummaryKind::Fit => s.fit.is_some(),
+        SummaryKind::Fit => s.fit().is_some(),
+        SummaryKind::Moments => s.moments().is_some(),
     })
 }
 
@@ -655,6 +702,7 @@ pub(crate) fn expected_in(range: (i64, i64), min_t: i64, max_t: i64, count: usiz
 #[cfg(test)]
 mod tests {
     use super::{expected_in, Part, Series};
+    use crate::summary::Sums;
     use crate::{is_stale_nan, Labels, Sample, SamplesSummary, SummaryKind, STALE_NAN};
     use proptest::prelude::*;
 
@@ -670,7 +718,7 @@ mod tests {
     }
 
     /// Merges what a summarising read found into one summary.
-    fn merged(samples: &[Sample], parts: &[Part], fit: bool) -> Option<SamplesSummary> {
+    fn merged(samples: &[Sample], parts: &[Part], sums: Sums) -> Option<SamplesSummary> {
         let mut start = 0;
         parts
             .iter()
@@ -678,7 +726,7 @@ mod tests {
                 Part::Decoded { end } => {
                     let run = &samples[start..end];
                     start = end;
-                    SamplesSummary::of(run, fit)
+                    SamplesSummary::of(run, sums)
                 }
                 Part::Summary(summary) => Some(summary),
             })
@@ -689,10 +737,10 @@ mod tests {
     }
 
     proptest! {
-        /// Windows read for their totals or extremes (from resume points
-        /// and running totals, decoding little) are summarised as decoding
-        /// them whole summarises them, as the head grows, is closed and
-        /// windows move.
+        /// Windows read for their totals, extremes, fits or moments (from
+        /// resume points and running totals, decoding little) are
+        /// summarised as decoding them whole summarises them, as the head
+        /// grows, is closed and windows move.
         #[test]
         fn windows_read_for_totals_match_their_decoded_samples(
             steps in proptest::collection::vec((1i64..=30_000, next_value(), 0usize..4), 1..700),
@@ -712,13 +760,13 @@ mod tests {
                     let window = [15_000, 120_000, 300_000, 900_000, 3_600_000][(read + t as usize) % 5];
                     let maxt = if read == 3 { t - 1 } else { t + read as i64 };
                     let range = (maxt - window, maxt);
-                    let kind = [SummaryKind::Totals, SummaryKind::Extremes, SummaryKind::Fit][(read + t as usize / 7) % 3];
+                    let kind = [SummaryKind::Totals, SummaryKind::Extremes, SummaryKind::Fit, SummaryKind::Moments][(read + t as usize / 7) % 4];
                     let (mut samples, mut parts) = (Vec::new(), Vec::new());
                     series.summarise_between(range, kind, (&mut samples, &mut parts), None);
-                    let from_totals = merged(&samples, &parts, kind == SummaryKind::Fit);
+                    let from_totals = merged(&samples, &parts, Sums::of_kind(kind));
                     let mut all = Vec::new();
                     series.extend_between(range, &mut all, None);
-                    let decoded = SamplesSummary::of(&all, true);
+                    let decoded = SamplesSummary::of(&all, Sums::All);
                     prop_assert_eq!(from_totals.is_some(), decoded.is_some());
                     let (Some(a), Some(b)) = (from_totals, decoded) else { continue };
                     prop_assert_eq!((a.count, a.resets, a.changes), (b.count, b.resets, b.changes), "{:?}", range);
@@ -733,8 +781,19 @@ mod tests {
                     }
                     let kept: Vec<Sample> = all.iter().copied().filter(|p| !is_stale_nan(p.v)).collect();
                     let magnitude: f64 = kept.iter().map(|p| p.v.abs()).sum();
+                    if kind == SummaryKind::Moments {
+                        // Moments of finite values only, from totals within
+                        // 1e-11 of each part's (see `store::totals`).
+                        prop_assert_eq!(a.moments().is_some(), b.moments().is_some());
+                        if let (Some(m), Some(n)) = (a.moments(), b.moments()) {
+                            let squares: f64 = kept.iter().map(|p| p.v * p.v).sum();
+                            let agree = |x: f64, y: f64, slack: f64| (x - y).abs() <= 1e-9 * x.abs().max(y.abs()) + slack;
+                            prop_assert!(agree(m.sum, n.sum, 0.0), "{:?} vs {:?}", m, n);
+                            prop_assert!(agree(m.squared_deviations, n.squared_deviations, 1e-15 * squares), "{:?} vs {:?}", m, n);
+                        }
+                    }
                     if kind == SummaryKind::Fit {
-                        let (Some(f), Some(g)) = (a.fit, b.fit) else {
+                        let (Some(f), Some(g)) = (a.fit(), b.fit()) else {
                             return Err(TestCaseError::fail("fit sums asked for"));
                         };
                         let x = |p: &Sample| (p.t - b.first.t) as f64 / 1000.0;
