@@ -1,8 +1,9 @@
 //! Summaries of a run of samples: what the range functions that need no
-//! more than counts, extremes, first and last samples and least-squares
-//! sums (`resets`, `changes`, `rate`, `increase`, `delta`, `deriv`,
-//! `predict_linear`, `count_`, `min_`, `max_`, `last_` and
-//! `present_over_time`) read of it.
+//! more than counts, extremes, first and last samples, least-squares sums
+//! and moments (`resets`, `changes`, `rate`, `increase`, `delta`, `deriv`,
+//! `predict_linear`, `count_`, `min_`, `max_`, `last_`,
+//! `present_over_time`, `avg_`, `sum_`, `stddev_` and `stdvar_over_time`)
+//! read of it.
 //!
 //! The store keeps one per closed chunk that a read covered whole, so a
 //! long window (`predict_linear(…[6h])`, `resets(…[1h])`) reads one summary
@@ -14,7 +15,8 @@
 //! extremes and first and last samples merge exactly. The sums merge in a
 //! different order than one pass over the samples adds them, so what is
 //! computed from them (a counter's corrections for its resets, the slope
-//! and intercept of a fit) can differ from that in the last bits.
+//! and intercept of a fit, a mean or a variance) can differ from that in
+//! the last bits.
 
 use crate::promql::math::kahan_sum_inc;
 use crate::{is_stale_nan, Sample};

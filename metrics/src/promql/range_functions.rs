@@ -6,7 +6,7 @@ use super::math::{kahan_sum_inc, quantile, KahanSum, Mean, Variance};
 use super::selector::{without_stale_markers, Windows};
 use super::variance_lanes::map_variances;
 use super::QueryError;
-use crate::summary::{Extremes, FitSums, Sums};
+use crate::summary::{Extremes, FitSums, Moments, Sums};
 use crate::{is_stale_nan, Piece, Sample, SamplesSummary, SummaryKind};
 
 /// What a function sees of one window besides its samples.
@@ -276,29 +276,25 @@ pub(crate) fn compute(
             },
             |s, _| Some(f64::from(s.changes)),
         ),
-        "avg_over_time" => map_summarisable(
+        "avg_over_time" => map_moments(
             windows,
             steps,
-            false,
-            SummaryKind::Moments,
-            |s, _| {
+            |s| {
                 let mut mean = Mean::default();
                 s.iter().for_each(|p| mean.add(p.v));
-                Some(mean.value())
+                mean.value()
             },
-            |s, _| s.moments().map(|m| m.sum / f64::from(s.count)),
+            |m, count| m.sum / f64::from(count),
         ),
-        "sum_over_time" => map_summarisable(
+        "sum_over_time" => map_moments(
             windows,
             steps,
-            false,
-            SummaryKind::Moments,
-            |s, _| {
+            |s| {
                 let mut sum = KahanSum::default();
                 s.iter().for_each(|p| sum.add(p.v));
-                Some(sum.value())
+                sum.value()
             },
-            |s, _| s.moments().map(|m| m.sum),
+            |m, _| m.sum,
         ),
         "min_over_time" => extreme_over_time(windows, steps, |v, m| v < m, |e| e.min),
         "max_over_time" => extreme_over_time(windows, steps, |v, m| v > m, |e| e.max),
@@ -413,20 +409,40 @@ pub(crate) fn compute(
 /// all the way when the first/last sample is within 110% of the average
 /// sample interval of the edge, else by half an interval; a counter is
 /// never extrapolated below zero.
+/// A function of a window's values (`avg_`, `sum_over_time`): of the
+/// moments of a single window from the store where it can (`from_moments`
+/// gets them and the count), else of the samples.
+fn map_moments(
+    windows: &Windows,
+    steps: &Steps,
+    from_samples: impl Fn(&[Sample]) -> f64,
+    from_moments: impl Fn(Moments, u32) -> f64,
+) -> Vec<Series> {
+    map_summarisable(
+        windows,
+        steps,
+        false,
+        SummaryKind::Moments,
+        |s, _| Some(from_samples(s)),
+        |s, _| s.moments().map(|m| from_moments(m, s.count)),
+    )
+}
+
 /// `stdvar_over_time`, or `finish` of it (`stddev_over_time`): of a single
 /// window from the store's moments where it can, else with the windows
 /// folded side by side (see [`map_variances`]).
 fn variance_over_time(windows: &Windows, steps: &Steps, finish: fn(f64) -> f64) -> Vec<Series> {
+    let stdvar = |s: &[Sample]| {
+        let mut variance = Variance::default();
+        s.iter().for_each(|p| variance.add(p.v));
+        finish(variance.stdvar())
+    };
     map_summarised(
         windows,
         steps,
         false,
         SummaryKind::Moments,
-        |s, _| {
-            let mut variance = Variance::default();
-            s.iter().for_each(|p| variance.add(p.v));
-            Some(finish(variance.stdvar()))
-        },
+        |s, _| Some(stdvar(s)),
         |s, _| s.moments().map(|m| finish(m.variance(s.count))),
     )
     .unwrap_or_else(|| map_variances(windows, steps, finish))
