@@ -222,18 +222,19 @@ impl SamplesSummary {
         // A run without NaN (nor, then, stale markers), the usual case, is
         // summarised by a loop that leaves out the tests for them.
         let numbers = !samples.iter().fold(false, |nan, p| nan | p.v.is_nan());
-        let summary = match (sums.fit(), numbers) {
+        let mut summary = match (sums.fit(), numbers) {
             (true, true) => Self::summarise::<true, true>(samples),
             (true, false) => Self::summarise::<true, false>(samples),
             (false, true) => Self::summarise::<false, true>(samples),
             (false, false) => Self::summarise::<false, false>(samples),
         }?;
-        let finite = sums.moments() && numbers && samples.iter().all(|p| p.v.is_finite());
-        let moments = finite
-            .then(|| Moments::of(samples.iter().map(|p| p.v)))
-            .filter(Moments::far_from_overflow);
-        let mut summary = summary;
-        summary.set_sums(summary.fit(), moments);
+        if sums.moments() && numbers && samples.iter().all(|p| p.v.is_finite()) {
+            let moments = Moments::of(samples.iter().map(|p| p.v));
+            if moments.far_from_overflow() {
+                summary.moments = moments;
+                summary.sums = Sums::of(summary.sums.fit(), true);
+            }
+        }
         Some(summary)
     }
 
@@ -302,13 +303,16 @@ impl SamplesSummary {
             }
         }
         summary.extremes = Some(extremes);
-        let fit = FIT.then_some(FitSums {
-            x: fit.x + c.x,
-            x2: fit.x2 + c.x2,
-            y: fit.y + c.y,
-            xy: fit.xy + c.xy,
-        });
-        Some(summary.with_sums(fit, None))
+        if FIT {
+            summary.sums = Sums::Fit;
+            summary.fit = FitSums {
+                x: fit.x + c.x,
+                x2: fit.x2 + c.x2,
+                y: fit.y + c.y,
+                xy: fit.xy + c.xy,
+            };
+        }
+        Some(summary)
     }
 
     /// The fit sums, if it holds them.
@@ -354,6 +358,17 @@ impl SamplesSummary {
             }
             _ => None,
         };
+        // Most summaries (those of totals reads) hold no sums.
+        if self.sums != Sums::None {
+            self.merge_sums(next);
+        }
+        self.count += next.count;
+        self.last = next.last;
+    }
+
+    /// [`SamplesSummary::merge`]'s part for the sums, before the counts
+    /// are added up.
+    fn merge_sums(&mut self, next: &SamplesSummary) {
         let fit = match (self.fit(), next.fit_from(self.first.t)) {
             (Some(fit), Some(moved)) => Some(FitSums {
                 x: fit.x + moved.x,
@@ -370,8 +385,6 @@ impl SamplesSummary {
             _ => None,
         };
         self.set_sums(fit, moments);
-        self.count += next.count;
-        self.last = next.last;
     }
 
     /// The fit sums with x the seconds since `origin` (milliseconds).
