@@ -11,7 +11,7 @@
 //! close together, so the shifted sums stay small and a difference of them
 //! loses little to cancellation. A window's mean and variance come from
 //! them where that loss is known to be negligible (see
-//! [`window_moments`]); elsewhere the window is decoded.
+//! `ChunkEnd::window_moments`); elsewhere the window is decoded.
 //!
 //! Extremes do not subtract, and the totals hold no fit sums: extremes
 //! come from totals only where the values never fall; otherwise they and
@@ -198,8 +198,9 @@ impl ChunkEnd {
     /// The moments of a window's part of this chunk, `count` values from
     /// `first` with `changes` changes, whose shifted sums are `shifted`;
     /// `None` when a value is not finite, when the sums are near
-    /// overflowing, or when the difference of the totals may have lost more than [`MOMENTS_PRECISION`] of the result
-    /// to cancellation: the window is then decoded.
+    /// overflowing, or when the difference of the totals may have lost
+    /// more than [`MOMENTS_PRECISION`] of the result to cancellation: the
+    /// window is then decoded.
     ///
     /// The error of a difference of the totals is about the rounding of
     /// the chunk's whole sums, so it is judged against those: the shifted
