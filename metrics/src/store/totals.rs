@@ -147,9 +147,7 @@ impl ChunkEnd {
             self.totals.shifted_sum - before.totals.shifted_sum,
             self.totals.shifted_squares - before.totals.shifted_squares,
         );
-        let moments = (kind == SummaryKind::Moments)
-            .then(|| self.window_moments((count, changes), first, reference, shifted))
-            .flatten();
+        let moments = self.window_moments(kind, (count, changes), first, reference, shifted);
         SamplesSummary {
             count,
             first,
@@ -171,16 +169,13 @@ impl ChunkEnd {
     /// only for `kind` [`SummaryKind::Moments`].
     pub(crate) fn summary_from(&self, first: Sample, kind: SummaryKind) -> SamplesSummary {
         let totals = &self.totals;
-        let moments = (kind == SummaryKind::Moments)
-            .then(|| {
-                self.window_moments(
-                    (self.count, totals.changes),
-                    first,
-                    first.v,
-                    (totals.shifted_sum, totals.shifted_squares),
-                )
-            })
-            .flatten();
+        let moments = self.window_moments(
+            kind,
+            (self.count, totals.changes),
+            first,
+            first.v,
+            (totals.shifted_sum, totals.shifted_squares),
+        );
         SamplesSummary {
             count: self.count,
             first,
@@ -196,7 +191,8 @@ impl ChunkEnd {
     }
 
     /// The moments of a window's part of this chunk, `count` values from
-    /// `first` with `changes` changes, whose shifted sums are `shifted`;
+    /// `first` with `changes` changes, whose shifted sums are `shifted`,
+    /// for `kind` [`SummaryKind::Moments`] (else `None`, not asked for);
     /// `None` when a value is not finite, when the sums are near
     /// overflowing, or when the difference of the totals may have lost
     /// more than [`MOMENTS_PRECISION`] of the result to cancellation: the
@@ -208,11 +204,15 @@ impl ChunkEnd {
     /// (bounded by the root of the count times the squares).
     fn window_moments(
         &self,
+        kind: SummaryKind,
         (count, changes): (u32, u32),
         first: Sample,
         reference: f64,
         (shifted_sum, shifted_squares): (f64, f64),
     ) -> Option<Moments> {
+        if kind != SummaryKind::Moments {
+            return None;
+        }
         let n = f64::from(count);
         if changes == 0 {
             // Equal values: no rounding to judge, and no spread at all.
