@@ -542,3 +542,69 @@ fn moments_from_summaries_follow_the_samples_around_values_that_are_not_finite()
         }
     }
 }
+
+/// `min_` and `max_over_time` of a window that starts inside a closed
+/// chunk take the chunk's extremes by blocks, decoding only up to the next
+/// block. Wherever the window starts (the instant query moves it one
+/// scrape at a time, as a rule's evaluations do), the result is the one a
+/// range query gets by decoding every window, bit for bit (signs of zero
+/// included), with NaN, stale markers and infinities by Prometheus's
+/// rules.
+#[test]
+fn extremes_of_windows_starting_inside_chunks_follow_the_samples() {
+    let store = unbounded_store();
+    let last = 240;
+    let value = |name: &str, i: i64| {
+        let wave = 50.0 + (i as f64 / 9.0).sin() * 7.5 + (i % 3) as f64 * 0.25;
+        match name {
+            "falling" => 1000.0 - i as f64,
+            "rising" => i as f64 * 2.0 - (i % 17) as f64,
+            "zeros" if i % 13 == 6 => 1.5,
+            "zeros" if (i / 3) % 2 == 0 => 0.0,
+            "zeros" => -0.0,
+            "nan" if i == 100 => f64::NAN,
+            "stale" if i == 150 => STALE_NAN,
+            "inf" if i == 170 => f64::INFINITY,
+            "inf" if i == 50 => f64::NEG_INFINITY,
+            _ => wave,
+        }
+    };
+    let names = ["wave", "falling", "rising", "zeros", "nan", "stale", "inf"];
+    for i in 0..=last {
+        for name in names {
+            let labels = Labels::from_pairs([("__name__", "m"), ("s", name)]);
+            store
+                .append(&labels, i * SCRAPE, value(name, i))
+                .expect("append");
+        }
+    }
+    let engine = Engine::default();
+    let mut compared = 0;
+    for function in ["min_over_time", "max_over_time"] {
+        for range in ["7m", "15m", "31m"] {
+            let q = query(&format!("{function}(m[{range}])"));
+            for i in 60..=last {
+                let t = i * SCRAPE;
+                let Value::Vector(instant) = engine.instant(&store, &q, t).expect("instant") else {
+                    panic!("{function}[{range}] at {i}: expected a vector");
+                };
+                // Two steps: a range query of one step reads as an
+                // instant query does.
+                let decoded = engine.range(&store, &q, t - MIN, t, MIN).expect("range");
+                assert_eq!(instant.len(), decoded.len(), "{function}[{range}] at {i}");
+                for (alone, every_sample) in instant.iter().zip(&decoded) {
+                    assert_eq!(alone.labels, every_sample.labels);
+                    let at_t = every_sample.samples.iter().find(|p| p.t == t);
+                    let (a, b) = (alone.v, at_t.expect("a point at the end").v);
+                    assert!(
+                        a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
+                        "{function}[{range}] at {i} {:?}: {a} vs {b}",
+                        alone.labels
+                    );
+                    compared += 1;
+                }
+            }
+        }
+    }
+    assert!(compared > 5000, "only {compared} compared");
+}

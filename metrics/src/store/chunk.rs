@@ -8,6 +8,7 @@
 
 use super::bits::{BitReader, BitWriter};
 use super::series::{MAX_CHUNK_SPAN_MS, MAX_SAMPLES_PER_CHUNK};
+use super::suffix::SuffixExtremes;
 use super::totals::{ChunkEnd, Passed, RunTotals};
 use crate::{Sample, SamplesSummary, SummaryKind};
 
@@ -362,6 +363,18 @@ impl ClosedChunk {
         next
     }
 
+    /// See [`ChunkSamples::summary_with_extremes`]; `end` is
+    /// [`ClosedChunk::end`], and must be [usable](ChunkEnd::usable).
+    pub(crate) fn summary_with_extremes(
+        &self,
+        mint: i64,
+        resume: &mut ResumePoints,
+        end: (&ChunkEnd, &SuffixExtremes),
+    ) -> Option<SamplesSummary> {
+        let chunk = (self.count, self.min_t);
+        ChunkSamples::summary_with_extremes(&self.data, chunk, mint, resume, end)
+    }
+
     /// See [`ChunkSamples::summary_from`]; `end` is [`ClosedChunk::end`].
     pub(crate) fn summary_from(
         &self,
@@ -544,8 +557,12 @@ pub(crate) struct ResumePoints {
     filled: u8,
     /// Time of the sample each point is after.
     times: [i64; MAX_RESUME_POINTS],
-    /// Samples decoded at each point.
-    decoded: [u32; MAX_RESUME_POINTS],
+    /// Samples decoded at each point. A chunk holds at most a few hundred
+    /// samples; 16 bits leave room in [`ReadState`] for a chunk's
+    /// extremes by blocks.
+    ///
+    /// [`ReadState`]: super::read_state::ReadState
+    decoded: [u16; MAX_RESUME_POINTS],
     points: [ResumePoint; MAX_RESUME_POINTS],
     /// The totals of the whole chunk, once the chunk is closed and a read
     /// asked for them (see [`ClosedChunk::end`]).
@@ -580,6 +597,9 @@ impl ResumePoints {
 
     /// Records the state after the `decoded`-th sample, at `t`.
     fn record(&mut self, decoded: u32, t: i64, point: ResumePoint) {
+        let Ok(decoded) = u16::try_from(decoded) else {
+            return;
+        };
         let i = self.len();
         if let (Some(time), Some(count), Some(slot)) = (
             self.times.get_mut(i),
@@ -599,6 +619,9 @@ impl ResumePoints {
     /// window has moved past; the points stay in time order.
     fn record_window_start(&mut self, decoded: u32, t: i64, point: ResumePoint) {
         let times = &self.times[..self.len()];
+        let Ok(decoded) = u16::try_from(decoded) else {
+            return;
+        };
         if times.contains(&t) {
             return;
         }
@@ -625,7 +648,7 @@ impl ResumePoints {
     fn last_before(&self, mint: i64) -> Option<(u32, i64, ResumePoint)> {
         let times = self.times.get(..self.len()).unwrap_or_default();
         let i = times.iter().rposition(|&t| t < mint)?;
-        Some((self.decoded[i], times[i], self.points[i]))
+        Some((u32::from(self.decoded[i]), times[i], self.points[i]))
     }
 
     fn is_full(&self) -> bool {
@@ -638,7 +661,7 @@ impl ResumePoints {
             return false;
         }
         let (last_decoded, last_t) = match self.len().checked_sub(1) {
-            Some(last) => (self.decoded[last], self.times[last]),
+            Some(last) => (u32::from(self.decoded[last]), self.times[last]),
             None => (0, self.chunk_min_t),
         };
         decoded > last_decoded
@@ -718,6 +741,33 @@ impl<'a> ChunkSamples<'a> {
         Some(match at.before {
             Some(before) => end.summary_after(&before, first, at.samples.reference, kind),
             None => end.summary_from(first, kind),
+        })
+    }
+
+    /// [`ChunkSamples::summary_from`] with the extremes of the samples
+    /// from `mint` on, taken from `suffix`, the chunk's extremes by
+    /// blocks: besides, only the samples from `mint` to the next block's
+    /// start are decoded.
+    fn summary_with_extremes(
+        data: &[u8],
+        chunk: (u32, i64),
+        mint: i64,
+        resume: &mut ResumePoints,
+        (end, suffix): (&ChunkEnd, &SuffixExtremes),
+    ) -> Option<SamplesSummary> {
+        let at = ChunkSamples::pass_to(data, chunk, mint, Some(resume));
+        let first = at.first_kept?;
+        let kind = SummaryKind::Extremes;
+        let summary = match at.before {
+            Some(before) => end.summary_after(&before, first, at.samples.reference, kind),
+            None => end.summary_from(first, kind),
+        };
+        let mut samples = at.samples;
+        let index = chunk.0.saturating_sub(samples.remaining + 1);
+        let extremes = suffix.from(index, first, || samples.next_sample());
+        Some(SamplesSummary {
+            extremes: Some(extremes),
+            ..summary
         })
     }
 

@@ -26,6 +26,7 @@ mod selections;
 mod series;
 mod staleness;
 mod stats;
+mod suffix;
 mod totals;
 
 use std::path::Path;

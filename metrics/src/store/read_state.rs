@@ -1,6 +1,7 @@
 //! What reads leave in a series for the reads after them: resume points in
-//! the chunks that windows start in (see `chunk.rs`), and summaries of the
-//! closed chunks that windows cover whole (see `summary.rs`).
+//! the chunks that windows start in (see `chunk.rs`), the extremes by
+//! blocks of such a chunk (see `suffix.rs`), and summaries of the closed
+//! chunks that windows cover whole (see `summary.rs`).
 //!
 //! Both sit in one allocation that a series gets on the first read that
 //! leaves either, behind one pointer: most series of a large store are
@@ -13,6 +14,7 @@ use std::mem::size_of;
 
 use super::chunk::{ClosedChunk, ResumePoints};
 use super::series::expected_in;
+use super::suffix::SuffixExtremes;
 use crate::summary::Sums;
 use crate::{Sample, SamplesSummary};
 
@@ -24,6 +26,10 @@ pub(crate) struct ReadState {
     /// points rather than two cost the 50-alert batch 0.2 % more
     /// instructions and a rule's series 0.5 KiB less each.
     resume: Option<ResumePoints>,
+    /// The extremes by blocks of the closed chunk that `min_` or
+    /// `max_over_time`'s window last started in: made by decoding the
+    /// chunk once, and kept for the next evaluations.
+    suffix: Option<Box<SuffixExtremes>>,
     /// Oldest first. Made by the first read that covers a chunk whole and
     /// kept while the chunk is: a closed chunk never changes, and a rule
     /// reads the same long window at every evaluation.
@@ -40,11 +46,16 @@ struct ChunkSummary {
 impl ReadState {
     /// Bytes of the allocation and of the list of summaries.
     pub(crate) fn heap_bytes(&self) -> usize {
-        size_of::<ReadState>() + self.summaries.capacity() * size_of::<ChunkSummary>()
+        size_of::<ReadState>()
+            + self.summaries.capacity() * size_of::<ChunkSummary>()
+            + self
+                .suffix
+                .as_ref()
+                .map_or(0, |_| size_of::<SuffixExtremes>())
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.resume.is_none() && self.summaries.is_empty()
+        self.resume.is_none() && self.suffix.is_none() && self.summaries.is_empty()
     }
 
     /// Makes room for resume points in the chunk starting at
@@ -101,12 +112,12 @@ impl ReadState {
         summary
     }
 
-    /// The summary of a closed chunk's samples from `mint` on, worked out
-    /// from the chunk's whole summary less that of the samples before
-    /// `mint` (see `SamplesSummary::without`), when those are fewer than
-    /// the ones after it and the chunk holds no NaN: a long window starts
-    /// near a chunk's start as often as near its end. `None` where the
-    /// window is to be decoded.
+    /// The summary, with fit sums, of a closed chunk's samples from `mint`
+    /// on, worked out from the chunk's whole summary less that of the
+    /// samples before `mint` (see `SamplesSummary::without`), when those
+    /// are fewer than the ones after it and the chunk holds no NaN: a long
+    /// window starts near a chunk's start as often as near its end. `None`
+    /// where the window is to be decoded.
     pub(crate) fn summary_less_before(
         &mut self,
         chunk: &ClosedChunk,
@@ -133,6 +144,44 @@ impl ReadState {
         whole.without(&cut?, first?)
     }
 
+    /// The summary, with extremes, of a closed chunk's samples from `mint`
+    /// on, for a chunk that keeps its resume points here (`Some(None)`: no
+    /// sample is from `mint` on): from the chunk's totals and its
+    /// extremes by blocks, made (by decoding the chunk into the spare room
+    /// of `scratch`) and kept if they are not here yet. `None` where the
+    /// chunk holds a NaN (a stale marker included) and is to be decoded.
+    pub(crate) fn summary_with_extremes(
+        &mut self,
+        chunk: &ClosedChunk,
+        mint: i64,
+        scratch: &mut Vec<Sample>,
+    ) -> Option<Option<SamplesSummary>> {
+        let points = self
+            .resume
+            .as_mut()
+            .filter(|r| r.chunk_min_t() == chunk.min_t)?;
+        let end = chunk.end(points);
+        if !end.usable() {
+            return None;
+        }
+        if self
+            .suffix
+            .as_ref()
+            .is_none_or(|s| s.chunk_min_t() != chunk.min_t)
+        {
+            let start = scratch.len();
+            chunk.extend_between((i64::MIN, i64::MAX), scratch, None);
+            let made = SuffixExtremes::of(chunk.min_t, &scratch[start..]);
+            scratch.truncate(start);
+            match (&mut self.suffix, made) {
+                (Some(kept), Some(made)) => **kept = made,
+                (kept, made) => *kept = made.map(Box::new),
+            }
+        }
+        let suffix = self.suffix.as_deref()?;
+        Some(chunk.summary_with_extremes(mint, points, (&end, suffix)))
+    }
+
     /// Forgets what belongs to chunks starting before `oldest` (dropped).
     pub(crate) fn forget_before(&mut self, oldest: i64) {
         if self
@@ -141,6 +190,13 @@ impl ReadState {
             .is_some_and(|r| r.chunk_min_t() < oldest)
         {
             self.resume = None;
+        }
+        if self
+            .suffix
+            .as_ref()
+            .is_some_and(|s| s.chunk_min_t() < oldest)
+        {
+            self.suffix = None;
         }
         self.summaries.retain(|s| s.chunk_min_t >= oldest);
     }

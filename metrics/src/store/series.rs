@@ -568,8 +568,9 @@ fn read_chunks<'c>(
 
 /// A window's part of the closed chunk it starts in, from `mint` to the
 /// chunk's end, worked out rather than decoded (`Some(None)`: it holds no
-/// sample): from running totals (see `store::totals`), or for extremes and
-/// fits from the chunk's kept summary less the samples before the window.
+/// sample): from running totals (see `store::totals`), for extremes with
+/// the chunk's extremes by blocks (see `store::suffix`), and for fits from
+/// the chunk's kept summary less the samples before the window.
 /// `None` where it is to be decoded: the window ends inside the chunk or
 /// holds a handful of its samples, or neither way gives what `kind` asks
 /// for.
@@ -594,9 +595,11 @@ fn start_chunk_summary(
             }
         }
     }
-    // A kept summary less the samples before the window has no moments.
-    if matches!(kind, SummaryKind::Totals | SummaryKind::Moments) {
-        return None;
+    match kind {
+        SummaryKind::Extremes => return reads.summary_with_extremes(chunk, mint, scratch),
+        // A kept summary less the samples before the window has no moments.
+        SummaryKind::Totals | SummaryKind::Moments => return None,
+        SummaryKind::Fit => {}
     }
     reads
         .summary_less_before(chunk, mint, scratch)
