@@ -366,6 +366,57 @@ impl SamplesSummary {
         self.last = next.last;
     }
 
+    /// Merges the summary of `samples`, which follow this run, with the
+    /// `sums` asked for: what `merge` of [`SamplesSummary::of`] gives, bit
+    /// for bit. Samples without NaN, for a summary without sums (every
+    /// totals read: a window's few newest samples after a chunk's part),
+    /// are folded in one by one instead, which costs a fifth as much as
+    /// making a summary of them and merging it.
+    pub(crate) fn merge_samples(&mut self, samples: &[Sample], sums: Sums) {
+        let numbers = !samples.iter().fold(false, |nan, p| nan | p.v.is_nan());
+        if sums != Sums::None || !numbers {
+            if let Some(next) = SamplesSummary::of(samples, sums) {
+                self.merge(&next);
+            }
+            return;
+        }
+        let Some(first) = samples.first() else {
+            return;
+        };
+        // As `merge` adds them: the reset across the runs' border, then
+        // the run's own corrections, summed on their own.
+        if first.v < self.last.v {
+            self.reset_correction += self.last.v;
+            self.resets += 1;
+        }
+        let mut run_correction = 0.0;
+        let mut before = first.v;
+        for p in &samples[1..] {
+            if p.v < before {
+                self.resets += 1;
+                run_correction += before;
+            }
+            before = p.v;
+        }
+        self.reset_correction += run_correction;
+        before = self.last.v;
+        for p in samples {
+            self.changes += u32::from(p.v != before);
+            before = p.v;
+        }
+        if let Some(extremes) = &mut self.extremes {
+            for p in samples {
+                extremes.min = smaller(extremes.min, p.v);
+                extremes.max = larger(extremes.max, p.v);
+            }
+        }
+        if self.sums != Sums::None {
+            self.set_sums(None, None);
+        }
+        self.count += samples.len() as u32;
+        self.last = samples[samples.len() - 1];
+    }
+
     /// [`SamplesSummary::merge`]'s part for the sums, before the counts
     /// are added up.
     fn merge_sums(&mut self, next: &SamplesSummary) {
@@ -576,6 +627,62 @@ mod tests {
             prop_assert!(close(f.xy, g.xy, scale(&|p| x(p) * p.v)), "{} vs {} ({} kept)", f.xy, g.xy, kept.len());
             prop_assert_eq!(ours.is_constant(), rest.is_constant());
         }
+    }
+
+    proptest! {
+        /// Folding samples into a summary gives what merging their own
+        /// summary gives, bit for bit: NaN, stale markers, signs of zero,
+        /// resets and every kind of sums included.
+        #[test]
+        fn merging_samples_is_merging_their_summary(
+            head in proptest::collection::vec(prop_oneof![
+                (-5i32..5).prop_map(f64::from),
+                -1e3f64..1e3,
+                Just(f64::NAN),
+                Just(STALE_NAN),
+            ], 1..8),
+            tail in proptest::collection::vec(prop_oneof![
+                (-5i32..5).prop_map(f64::from),
+                -1e3f64..1e3,
+                Just(-0.0),
+                Just(f64::INFINITY),
+            ], 1..40),
+            odd_one in prop_oneof![Just(None), Just(Some(f64::NAN)), Just(Some(STALE_NAN))],
+            sums in prop_oneof![Just(Sums::None), Just(Sums::Fit), Just(Sums::Moments), Just(Sums::All)],
+            earlier in prop_oneof![Just(Sums::None), Just(Sums::All)],
+        ) {
+            // The tail is folded in when it holds no NaN.
+            let values: Vec<f64> = head.iter().chain(&tail).chain(&odd_one).copied().collect();
+            let samples: Vec<Sample> = values
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| Sample { t: 1_000 * i as i64 + 7, v })
+                .collect();
+            let cut = head.len();
+            let Some(first) = SamplesSummary::of(&samples[..cut], earlier) else {
+                return Ok(());
+            };
+            let mut merged = first;
+            if let Some(next) = SamplesSummary::of(&samples[cut..], sums) {
+                merged.merge(&next);
+            }
+            let mut folded = first;
+            folded.merge_samples(&samples[cut..], sums);
+            prop_assert_eq!(format!("{folded:?}"), format!("{merged:?}"));
+        }
+    }
+
+    /// 0.1 + (0.2 + 0.3) is 0.6, but (0.1 + 0.2) + 0.3 is not: the
+    /// corrections of folded samples are added up as a merge adds them.
+    #[test]
+    fn merging_samples_adds_corrections_in_a_merges_order() {
+        let at = |i: i64, v: f64| Sample { t: i * 1000, v };
+        let head = [at(0, 0.1), at(1, 0.0)];
+        let tail = [at(2, 0.2), at(3, 0.0), at(4, 0.3), at(5, 0.0)];
+        let mut folded = SamplesSummary::of(&head, Sums::None).expect("samples");
+        folded.merge_samples(&tail, Sums::None);
+        assert_eq!(folded.reset_correction, 0.1 + (0.2 + 0.3));
+        assert_eq!(folded.resets, 3);
     }
 
     #[test]

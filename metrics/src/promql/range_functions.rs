@@ -116,18 +116,16 @@ fn map_summarised(
                 from_samples(samples, window)
             }
             _ => {
-                let merged = pieces
-                    .iter()
-                    .filter_map(|piece| match piece {
-                        Piece::Samples(samples) => {
-                            SamplesSummary::of(samples, Sums::of_kind(reads))
-                        }
-                        Piece::Summary(summary) => Some(**summary),
-                    })
-                    .reduce(|mut merged, next| {
-                        merged.merge(&next);
-                        merged
-                    });
+                let sums = Sums::of_kind(reads);
+                let mut merged: Option<SamplesSummary> = None;
+                for piece in pieces {
+                    match (&mut merged, piece) {
+                        (Some(merged), Piece::Summary(next)) => merged.merge(next),
+                        (Some(merged), Piece::Samples(next)) => merged.merge_samples(next, sums),
+                        (None, Piece::Summary(first)) => merged = Some(**first),
+                        (None, Piece::Samples(first)) => merged = SamplesSummary::of(first, sums),
+                    }
+                }
                 let Some(summary) = merged else { return };
                 from_summary(&summary, window)
             }
