@@ -30,7 +30,7 @@ pub(crate) fn map_windows(
     mut f: impl FnMut(&[Sample], Window) -> Option<f64>,
 ) -> Vec<Series> {
     let (ends, range_ms) = (&windows.ends, windows.range_ms);
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(windows.series_hint());
     // Each series' points are computed here, and copied out only for a
     // series that has one.
     let mut points = Points::from_elem(None, steps.count);
@@ -104,7 +104,7 @@ fn map_summarised(
         eval_time: steps.time(0),
         step: 0,
     };
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(windows.series_hint());
     let mut kept = Vec::new();
     let summarised = windows.for_each_summarised(reads, |labels, pieces| {
         let value = match pieces {
@@ -152,7 +152,7 @@ fn map_newest(
     keeps_name: bool,
     f: impl Fn(Sample) -> f64,
 ) -> Option<Vec<Series>> {
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(windows.series_hint());
     let mut stale = false;
     let read = windows.for_each_newest(|labels, newest| match newest.last() {
         Some(p) if is_stale_nan(p.v) => stale = true,

@@ -1,6 +1,10 @@
 //! Vector and matrix selectors: one read from the store per selector per
 //! query, then a walk over the samples for every step.
 
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use parking_lot::Mutex;
 use promql_parser::label::{MatchOp as ParserOp, Matcher as ParserMatcher};
 use promql_parser::parser::{MatrixSelector, VectorSelector};
 
@@ -128,6 +132,15 @@ impl Windows<'_> {
     /// The selector and range of a single window read straight from the
     /// store; `None` for the windows of more than one step, of a subquery,
     /// or of a selector with `or` alternatives.
+    /// The most series the windows' read from the store visits, where
+    /// the store knows (else 0): what a function's output is sized for.
+    pub fn series_hint(&self) -> usize {
+        match &self.source {
+            Source::Selector { db, vs, .. } => selected_hint(*db, vs),
+            Source::Evaluated(series) => series.len(),
+        }
+    }
+
     fn single_window(&self) -> Option<(&dyn Queryable, &VectorSelector, i64, i64)> {
         let Source::Selector { db, vs, mint, maxt } = &self.source else {
             return None;
@@ -157,7 +170,7 @@ pub(crate) fn instant_vector(
         Read::All
     };
     let mint = min_ref.saturating_sub(ev.lookback_ms) + 1;
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(selected_hint(ev.db, vs));
     for_each_selected(ev.db, vs, mint, max_ref, read, &mut |labels, samples| {
         let mut points = Points::with_capacity(refs.len());
         let mut next = 0;
@@ -263,6 +276,16 @@ fn for_each_selected(
     }
 }
 
+/// How many series a read of `vs` visits at most, where the store knows
+/// (else 0). Alternatives joined by `or` are merged and not counted.
+fn selected_hint(db: &dyn Queryable, vs: &VectorSelector) -> usize {
+    if !vs.matchers.or_matchers.is_empty() {
+        return 0;
+    }
+    db.count_selected(&matchers_of(vs, &vs.matchers.matchers))
+        .unwrap_or(0)
+}
+
 /// The store matchers of each `or` alternative of a selector (just one
 /// without `or`), the metric name included.
 fn alternatives(vs: &VectorSelector) -> impl Iterator<Item = Vec<Matcher>> + '_ {
@@ -303,6 +326,43 @@ pub(crate) fn convert_matcher(m: &ParserMatcher) -> Matcher {
     }
 }
 
+/// Anchored regexes compiled so far, by pattern: a rule's selector is
+/// converted at every evaluation, and compiling its regex took more
+/// instructions than reading the hundreds of series it selects.
+static ANCHORED: LazyLock<Mutex<HashMap<String, Option<regex::Regex>>>> =
+    LazyLock::new(Mutex::default);
+
+/// Patterns kept in [`ANCHORED`] at most: rules have a few dozen; ad hoc
+/// queries could add any number.
+const MAX_ANCHORED: usize = 1024;
+
 fn anchored(pattern: &str) -> Option<regex::Regex> {
-    regex::Regex::new(&format!("^(?s:{pattern})$")).ok()
+    let mut compiled = ANCHORED.lock();
+    if let Some(regex) = compiled.get(pattern) {
+        return regex.clone();
+    }
+    if compiled.len() >= MAX_ANCHORED {
+        compiled.clear();
+    }
+    let regex = regex::Regex::new(&format!("^(?s:{pattern})$")).ok();
+    compiled.insert(pattern.to_string(), regex.clone());
+    regex
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn anchored_regexes_are_compiled_once_and_kept_within_bounds() {
+        let first = anchored("5..").expect("a valid pattern");
+        let again = anchored("5..").expect("a valid pattern");
+        assert_eq!(first.as_str(), again.as_str());
+        assert!(first.is_match("503") && !first.is_match("1503"));
+        assert!(anchored("(").is_none(), "left to the parser's own regex");
+        for i in 0..MAX_ANCHORED + 10 {
+            anchored(&format!("p{i}"));
+        }
+        assert!(ANCHORED.lock().len() <= MAX_ANCHORED);
+    }
 }
