@@ -530,7 +530,11 @@ fn read_chunks<'c>(
             }
         }
         let starts_here = resumed_chunk == Some(chunk.min_t);
-        if let (Some(kind), true, Some(reads)) = (kind, starts_here, reads.as_deref_mut()) {
+        // A fit needs no resume points: a window starting in a chunk whose
+        // points a newer chunk holds (a series read with `[1h]` and
+        // `[15m]`) is worked out too.
+        let window_starts_here = start_chunk == Some(chunk.min_t);
+        if let (Some(kind), true, Some(reads)) = (kind, window_starts_here, reads.as_deref_mut()) {
             if let Some(summary) = start_chunk_summary(chunk, reads, kind, (mint, maxt), out) {
                 summaries.push(summary, out);
                 continue;
@@ -572,8 +576,9 @@ fn read_chunks<'c>(
 /// the chunk's extremes by blocks (see `store::suffix`), and for fits from
 /// the chunk's kept summary less the samples before the window.
 /// `None` where it is to be decoded: the window ends inside the chunk or
-/// holds a handful of its samples, or neither way gives what `kind` asks
-/// for.
+/// holds a handful of its samples, the chunk's resume points are not kept
+/// (another chunk's are) and `kind` needs them, or no way gives what
+/// `kind` asks for.
 fn start_chunk_summary(
     chunk: &ClosedChunk,
     reads: &mut ReadState,
