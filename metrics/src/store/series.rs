@@ -573,8 +573,9 @@ fn read_chunks<'c>(
 /// A window's part of the closed chunk it starts in, from `mint` to the
 /// chunk's end, worked out rather than decoded (`Some(None)`: it holds no
 /// sample): from running totals (see `store::totals`), for extremes with
-/// the chunk's extremes by blocks (see `store::suffix`), and for fits from
-/// the chunk's kept summary less the samples before the window.
+/// the chunk's extremes by blocks (see `store::suffix`), and for fits (and
+/// totals where another chunk holds the resume points) from the chunk's
+/// kept summary less the samples before the window.
 /// `None` where it is to be decoded: the window ends inside the chunk or
 /// holds a handful of its samples, the chunk's resume points are not kept
 /// (another chunk's are) and `kind` needs them, or no way gives what
@@ -590,8 +591,10 @@ fn start_chunk_summary(
     if chunk.max_t > maxt || in_window <= FEW_SAMPLES {
         return None;
     }
-    if kind != SummaryKind::Fit {
-        let points = reads.points(chunk.min_t)?;
+    let points = reads
+        .points(chunk.min_t)
+        .filter(|_| kind != SummaryKind::Fit);
+    if let Some(points) = points {
         let end = chunk.end(points);
         if end.gives(kind) {
             let summary = chunk.summary_from(mint, points, (&end, kind));
@@ -603,8 +606,10 @@ fn start_chunk_summary(
     match kind {
         SummaryKind::Extremes => return reads.summary_with_extremes(chunk, mint, scratch),
         // A kept summary less the samples before the window has no moments.
-        SummaryKind::Totals | SummaryKind::Moments => return None,
-        SummaryKind::Fit => {}
+        SummaryKind::Moments => return None,
+        // Totals without the chunk's resume points (a newer chunk holds
+        // them: `resets(…[1h])` on a series also read with `[5m]`).
+        SummaryKind::Totals | SummaryKind::Fit => {}
     }
     reads
         .summary_less_before(chunk, mint, scratch)
