@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use rustc_hash::FxHashMap as HashMap;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use promql_parser::parser::{
     token, BinModifier, BinaryExpr, LabelModifier, VectorMatchCardinality,
@@ -157,41 +157,78 @@ impl<'a> Matching<'a> {
         name == METRIC_NAME || self.names.iter().any(|n| n == name)
     }
 
-    /// Each series' signature, as an index into a table of the distinct
-    /// signatures `known` (which it extends). A signature is the `on`
-    /// labels' values, or the encoding of every label but the `ignoring`
-    /// ones and the metric name, which the table borrows from the label
-    /// set when those labels sit together in it (the name comes first):
-    /// no key is copied per series then. Others are written into one
-    /// buffer reused across series, so that looking one up allocates
-    /// nothing.
+    /// A series' signature: the `on` labels' values, or the encoding of
+    /// every label but the `ignoring` ones and the metric name, borrowed
+    /// from the label set when those labels sit together in it (the name
+    /// comes first), else written into `scratch`.
+    fn signature<'l>(&self, labels: &'l Labels, scratch: &'l mut Vec<u8>) -> &'l [u8] {
+        scratch.clear();
+        if self.on {
+            for name in self.names {
+                push_field(scratch, labels.get(name).unwrap_or(""));
+            }
+            return scratch;
+        }
+        match labels.encoded_subset(|n| !self.ignores(n), scratch) {
+            Some(own) => own,
+            None => scratch,
+        }
+    }
+
+    /// Each series' signature (see [`Matching::signature`]), as an index
+    /// into a table of the distinct signatures `known` (which it
+    /// extends). A signature borrowed from its label set is not copied;
+    /// others are written into one buffer reused across series, so that
+    /// looking one up allocates nothing.
     fn signature_ids<'l>(
         &self,
         series: &'l [Series],
         known: &mut HashMap<Cow<'l, [u8]>, usize>,
     ) -> Vec<usize> {
-        let mut sig = Vec::new();
+        let mut scratch = Vec::new();
         series
             .iter()
             .map(|s| {
                 let next = known.len();
-                if self.on {
-                    sig.clear();
-                    for name in self.names {
-                        push_field(&mut sig, s.labels.get(name).unwrap_or(""));
+                if !self.on {
+                    if let Some(own) = s.labels.encoded_subset(|n| !self.ignores(n), &mut scratch) {
+                        return *known.entry(Cow::Borrowed(own)).or_insert(next);
                     }
-                } else if let Some(own) = s.labels.encoded_subset(|n| !self.ignores(n), &mut sig) {
-                    return *known.entry(Cow::Borrowed(own)).or_insert(next);
                 }
-                match known.get(sig.as_slice()) {
+                let sig = self.signature(&s.labels, &mut scratch);
+                match known.get(sig) {
                     Some(&id) => id,
                     None => {
-                        known.insert(Cow::Owned(sig.clone()), next);
+                        known.insert(Cow::Owned(sig.to_vec()), next);
                         next
                     }
                 }
             })
             .collect()
+    }
+
+    /// Whether the i-th series of `lhs` and of `rhs` match, and no other
+    /// pair does: both sides hold the same signatures in the same order,
+    /// each once. Two metrics of the same targets (`used / total`) come
+    /// from the store that way, ordered by label set, and are then matched
+    /// without the tables of the general matching. Only signatures that
+    /// borrow from their label set are checked (not `on`, nor `ignoring`
+    /// labels amid the others).
+    fn aligned(&self, lhs: &[Series], rhs: &[Series]) -> bool {
+        if self.on || lhs.len() != rhs.len() {
+            return false;
+        }
+        let mut seen = HashSet::with_capacity_and_hasher(lhs.len(), Default::default());
+        let (mut left, mut right) = (Vec::new(), Vec::new());
+        for (l, r) in lhs.iter().zip(rhs) {
+            let Some(signature) = l.labels.encoded_subset(|n| !self.ignores(n), &mut left) else {
+                return false;
+            };
+            if signature != self.signature(&r.labels, &mut right) || !seen.insert(signature) {
+                return false;
+            }
+        }
+        true
     }
 
     /// The labels the signature is made of, for error messages.
@@ -292,6 +329,11 @@ fn vector_vector(
         }
     };
     let grouped = include.is_some();
+    let comparison = is_comparison(op);
+    let return_bool = modifier.return_bool;
+    if !grouped && steps.count == 1 && matching.aligned(&lhs, &rhs) {
+        return Ok(aligned_pairs(op, &lhs, &rhs, matching, return_bool));
+    }
     // The "one" side is hashed; the "many" side is walked.
     let (many, one) = if one_to_many { (rhs, lhs) } else { (lhs, rhs) };
     let one_side = if one_to_many { "left" } else { "right" };
@@ -322,8 +364,6 @@ fn vector_vector(
         .map(|id| (id < groups).then_some(id))
         .collect();
 
-    let comparison = is_comparison(op);
-    let return_bool = modifier.return_bool;
     let mut out: Vec<Series> = Vec::new();
     let mut out_index: HashMap<(usize, usize), usize> =
         HashMap::with_capacity_and_hasher(many.len(), Default::default());
@@ -420,6 +460,42 @@ fn vector_vector(
     Ok(out)
 }
 
+/// One-to-one arithmetic or comparison at one step between [aligned]
+/// sides: the i-th series of each match, as the general matching would
+/// pair them, in the same order.
+///
+/// [aligned]: Matching::aligned
+fn aligned_pairs(
+    op: token::TokenId,
+    lhs: &[Series],
+    rhs: &[Series],
+    matching: &Matching,
+    return_bool: bool,
+) -> Vec<Series> {
+    let drop_name = !is_comparison(op) || return_bool;
+    lhs.iter()
+        .zip(rhs)
+        .filter_map(|(l, r)| {
+            let (Some(lv), Some(rv)) = (l.points[0], r.points[0]) else {
+                return None;
+            };
+            let (value, keep) = apply(op, lv, rv);
+            let value = if return_bool {
+                f64::from(u8::from(keep))
+            } else if keep {
+                value
+            } else {
+                return None;
+            };
+            Some(Series {
+                labels: result_labels(&l.labels, &r.labels, matching, None),
+                drop_name,
+                points: Points::from_elem(Some(value), 1),
+            })
+        })
+        .collect()
+}
+
 /// The labels of a matched pair: the "many" side's labels, reduced to the
 /// `on` labels (or without the `ignoring` ones) for one-to-one matching,
 /// plus the `group_left`/`group_right` labels copied from the "one" side.
@@ -440,4 +516,81 @@ fn result_labels(
         }
     }
     labels
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use promql_parser::label::Labels as ParserLabels;
+    use proptest::prelude::*;
+
+    fn series(name: &str, k: usize, extra: bool, value: Option<f64>) -> Series {
+        let k = format!("v{k}");
+        let mut pairs = vec![("__name__", name), ("k", k.as_str())];
+        if extra {
+            pairs.push(("x", "1"));
+        }
+        Series {
+            labels: Labels::from_pairs(pairs),
+            drop_name: false,
+            points: Points::from_elem(value, 1),
+        }
+    }
+
+    fn value() -> impl Strategy<Value = Option<f64>> {
+        prop_oneof![Just(None), (-3i32..3).prop_map(|v| Some(f64::from(v)))]
+    }
+
+    proptest! {
+        /// Aligned sides are paired as the general matching pairs the
+        /// same sides in another order: the same series, labels, name
+        /// handling and values, in the same order.
+        #[test]
+        fn aligned_sides_match_as_the_general_matching_does(
+            pairs in proptest::collection::vec((value(), value(), any::<bool>()), 2..12),
+            op in prop_oneof![Just(token::T_ADD), Just(token::T_DIV), Just(token::T_GTR)],
+            return_bool in any::<bool>(),
+            ignoring_x in any::<bool>(),
+        ) {
+            let lhs: Vec<Series> = pairs.iter().enumerate()
+                .map(|(k, &(l, _, extra))| series("a", k, extra, l)).collect();
+            let rhs: Vec<Series> = pairs.iter().enumerate()
+                .map(|(k, &(_, r, extra))| series("b", k, extra && !ignoring_x, r)).collect();
+            let modifier = BinModifier {
+                return_bool: return_bool && is_comparison(op),
+                matching: ignoring_x.then(|| LabelModifier::Exclude(ParserLabels::new(vec!["x"]))),
+                ..BinModifier::default()
+            };
+            let matching = Matching::new(modifier.matching.as_ref());
+            let steps = Steps::instant(0);
+            prop_assert!(matching.aligned(&lhs, &rhs));
+            let reversed: Vec<Series> = rhs.iter().rev().cloned().collect();
+            prop_assert!(!matching.aligned(&lhs, &reversed));
+            let fast = vector_vector(op, lhs.clone(), rhs, &modifier, &matching, &steps);
+            let general = vector_vector(op, lhs, reversed, &modifier, &matching, &steps);
+            let (fast, general) = (fast.expect("matches"), general.expect("matches"));
+            prop_assert_eq!(fast.len(), general.len());
+            for (f, g) in fast.iter().zip(&general) {
+                prop_assert_eq!(&f.labels, &g.labels);
+                prop_assert_eq!(f.drop_name, g.drop_name);
+                let bits = |s: &Series| s.points[0].map(f64::to_bits);
+                prop_assert_eq!(bits(f), bits(g));
+            }
+        }
+    }
+
+    /// A signature twice on one side is not aligned: the general matching
+    /// reports the ambiguity.
+    #[test]
+    fn repeated_signatures_are_not_aligned() {
+        let lhs = [
+            series("a", 0, false, Some(1.0)),
+            series("c", 0, false, Some(2.0)),
+        ];
+        let rhs = [
+            series("b", 0, false, Some(1.0)),
+            series("b", 0, false, Some(1.0)),
+        ];
+        assert!(!Matching::new(None).aligned(&lhs, &rhs));
+    }
 }
