@@ -95,6 +95,17 @@ pub(crate) fn apply(op: token::TokenId, l: f64, r: f64) -> (f64, bool) {
     }
 }
 
+/// What a matched pair of vector values gives: `bool`'s 0 or 1, the
+/// value where the comparison holds (or for arithmetic), else nothing.
+fn pair_value(op: token::TokenId, l: f64, r: f64, return_bool: bool) -> Option<f64> {
+    let (value, keep) = apply(op, l, r);
+    if return_bool {
+        Some(f64::from(u8::from(keep)))
+    } else {
+        keep.then_some(value)
+    }
+}
+
 fn vector_scalar(
     op: token::TokenId,
     mut series: Vec<Series>,
@@ -422,12 +433,7 @@ fn vector_vector(
                 matched_once[g] = true;
             }
             let (l, r) = if one_to_many { (ov, mv) } else { (mv, ov) };
-            let (value, keep) = apply(op, l, r);
-            let value = if return_bool {
-                f64::from(u8::from(keep))
-            } else if keep {
-                value
-            } else {
+            let Some(value) = pair_value(op, l, r, return_bool) else {
                 continue;
             };
             let out_i = match out_index.get(&(mi, oi)) {
@@ -479,14 +485,7 @@ fn aligned_pairs(
             let (Some(lv), Some(rv)) = (l.points[0], r.points[0]) else {
                 return None;
             };
-            let (value, keep) = apply(op, lv, rv);
-            let value = if return_bool {
-                f64::from(u8::from(keep))
-            } else if keep {
-                value
-            } else {
-                return None;
-            };
+            let value = pair_value(op, lv, rv, return_bool)?;
             Some(Series {
                 labels: result_labels(&l.labels, &r.labels, matching, None),
                 drop_name,
