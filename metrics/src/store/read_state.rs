@@ -3,12 +3,14 @@
 //! blocks of such a chunk (see `suffix.rs`), and summaries of the closed
 //! chunks that windows cover whole (see `summary.rs`).
 //!
-//! Both sit in one allocation that a series gets on the first read that
-//! leaves either, behind one pointer: most series of a large store are
-//! never read with a window, and the pointer costs each 8 bytes where two
-//! lists would cost 48. The resume points are held inline in it, so that
-//! finding where to resume touches this allocation only, as it touched the
-//! list of resume points before.
+//! Resume points and summaries sit in one allocation that a series gets
+//! on the first read that leaves either, behind one pointer: most series
+//! of a large store are never read with a window, and the pointer costs
+//! each 8 bytes where two lists would cost 48. The resume points are held
+//! inline in it, so that finding where to resume touches this allocation
+//! only, as it touched the list of resume points before. The extremes by
+//! blocks, which only `min_` and `max_over_time` make, have an allocation
+//! of their own.
 
 use std::mem::size_of;
 

@@ -530,9 +530,9 @@ fn read_chunks<'c>(
             }
         }
         let starts_here = resumed_chunk == Some(chunk.min_t);
-        // A fit needs no resume points: a window starting in a chunk whose
-        // points a newer chunk holds (a series read with `[1h]` and
-        // `[15m]`) is worked out too.
+        // Fits and totals can do without resume points: a window starting
+        // in a chunk whose points a newer chunk holds (a series read with
+        // `[1h]` and `[15m]`) is worked out too.
         let window_starts_here = start_chunk == Some(chunk.min_t);
         if let (Some(kind), true, Some(reads)) = (kind, window_starts_here, reads.as_deref_mut()) {
             if let Some(summary) = start_chunk_summary(chunk, reads, kind, (mint, maxt), out) {
