@@ -201,12 +201,15 @@ impl<'a> Matching<'a> {
             .iter()
             .map(|s| {
                 let next = known.len();
-                if !self.on {
-                    if let Some(own) = s.labels.encoded_subset(|n| !self.ignores(n), &mut scratch) {
-                        return *known.entry(Cow::Borrowed(own)).or_insert(next);
+                let sig: &[u8] = if self.on {
+                    self.signature(&s.labels, &mut scratch)
+                } else {
+                    match s.labels.encoded_subset(|n| !self.ignores(n), &mut scratch) {
+                        Some(own) => return *known.entry(Cow::Borrowed(own)).or_insert(next),
+                        // The labels apart: `scratch` holds them, written.
+                        None => &scratch,
                     }
-                }
-                let sig = self.signature(&s.labels, &mut scratch);
+                };
                 match known.get(sig) {
                     Some(&id) => id,
                     None => {
