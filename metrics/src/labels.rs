@@ -100,6 +100,12 @@ impl Labels {
         Labels(Arc::from(&bytes[..]))
     }
 
+    /// Where the shared set lives: equal for clones of one set, which the
+    /// store's reads hand over (a reader tells series apart by it).
+    pub(crate) fn address(&self) -> usize {
+        Arc::as_ptr(&self.0).cast::<u8>() as usize
+    }
+
     pub fn get(&self, name: &str) -> Option<&str> {
         self.find(name).map(|(_, value)| value)
     }

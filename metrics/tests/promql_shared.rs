@@ -1,8 +1,15 @@
 //! Queries sharing their reads (`Engine::instant_shared`) return what each
-//! returns alone, and a read is forgotten once its metric is written.
+//! returns alone, a narrow read is picked out of a wider one, and a read is
+//! forgotten once its metric is written.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use opsdeck_metrics::promql::{Engine, Query, RepeatedReads, SharedResults, Value};
-use opsdeck_metrics::{Labels, SeriesStore, StoreConfig, STALE_NAN};
+use opsdeck_metrics::{
+    Labels, Matcher, Piece, Queryable, SeriesSamples, SeriesStore, StoreConfig, SummaryKind,
+    STALE_NAN,
+};
+use proptest::prelude::*;
 
 const MIN: i64 = 60_000;
 const NOW: i64 = 30 * MIN;
@@ -167,4 +174,164 @@ fn writing_a_metric_forgets_the_reads_that_may_select_it() {
         "a read naming no metric is forgotten with any"
     );
     assert_eq!(read(&other), latency);
+}
+
+/// The store, counting the series its range reads visit.
+struct CountingStore<'a> {
+    store: &'a SeriesStore,
+    visited: AtomicUsize,
+}
+
+impl Queryable for CountingStore<'_> {
+    fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<SeriesSamples> {
+        self.store.select(matchers, mint, maxt)
+    }
+
+    fn count_selected(&self, matchers: &[Matcher]) -> Option<usize> {
+        self.store.count_selected(matchers)
+    }
+
+    fn selected_labels(&self, matchers: &[Matcher]) -> Option<Vec<Labels>> {
+        self.store.selected_labels(matchers)
+    }
+
+    fn for_each_summarised(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        kind: SummaryKind,
+        visit: &mut dyn FnMut(&Labels, &[Piece<'_>]),
+    ) {
+        self.store
+            .for_each_summarised(matchers, mint, maxt, kind, &mut |labels, pieces| {
+                self.visited.fetch_add(1, Ordering::Relaxed);
+                visit(labels, pieces)
+            });
+    }
+}
+
+#[test]
+fn a_narrow_read_is_picked_out_of_a_wider_one_not_read_again() {
+    let store = store();
+    let counting = CountingStore {
+        store: &store,
+        visited: AtomicUsize::new(0),
+    };
+    let engine = Engine::default();
+    // The narrow read first: the wider one is read for it, then kept.
+    let queries: Vec<Query> = [
+        "sum(rate(requests_total{instance=~\"a|b\"}[5m])) / sum(rate(requests_total[5m]))",
+        "rate(requests_total{instance=\"c\"}[5m]) > 0",
+        "rate(requests_total[1m]) > 0",
+    ]
+    .iter()
+    .map(|text| Query::parse(text).expect("parses"))
+    .collect();
+    let shared = SharedResults::sharing(NOW, &RepeatedReads::of(&engine, &queries));
+    let mut visited = Vec::new();
+    for q in &queries {
+        counting.visited.store(0, Ordering::Relaxed);
+        let with_shared = engine
+            .instant_shared(&counting, q, NOW, &shared)
+            .expect("query");
+        visited.push(counting.visited.load(Ordering::Relaxed));
+        assert_eq!(
+            vector(with_shared),
+            vector(engine.instant(&store, q, NOW).expect("query")),
+            "{}",
+            q.text()
+        );
+    }
+    // Three series read once for the first two queries, and the `[1m]`
+    // window, which no other query reads, read on its own.
+    assert_eq!(visited, [3, 0, 3]);
+}
+
+/// A series of metric `m` with labels `a` and `b` (either may be
+/// missing), and its values: a counter that now and then resets, a
+/// gauge, the odd NaN and stale marker, and gaps.
+fn series() -> impl Strategy<Value = (Option<u8>, Option<u8>, Vec<Option<f64>>)> {
+    let value = prop_oneof![
+        6 => (0u32..50).prop_map(|v| Some(f64::from(v))),
+        1 => Just(None),
+        1 => prop_oneof![Just(f64::NAN), Just(STALE_NAN), Just(-3.5)].prop_map(Some),
+    ];
+    (
+        proptest::option::of(0u8..3),
+        proptest::option::of(0u8..3),
+        proptest::collection::vec(value, 1..80),
+    )
+}
+
+/// A matcher on `a` or `b`, some of which match a missing label.
+fn matcher() -> impl Strategy<Value = String> {
+    (
+        prop_oneof![Just("a"), Just("b")],
+        prop_oneof![Just("="), Just("!="), Just("=~"), Just("!~")],
+        prop_oneof![Just("0"), Just("1"), Just(""), Just("0|2"), Just("1|")],
+    )
+        .prop_filter("a valid matcher", |(_, op, value)| {
+            op.contains('~') || !value.contains('|')
+        })
+        .prop_map(|(name, op, value)| format!("{name}{op}\"{value}\""))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Whatever the series, function and matchers, a read picked out of
+    /// a wider one is the read made alone, series for series, bit for bit,
+    /// in order, whichever of the two a group makes first.
+    #[test]
+    fn narrow_reads_picked_out_of_wider_ones_are_the_reads_made_alone(
+        all in proptest::collection::vec(series(), 1..12),
+        function in prop_oneof![
+            Just("rate"), Just("increase"), Just("delta"), Just("irate"), Just("resets"),
+            Just("changes"), Just("min_over_time"), Just("max_over_time"),
+            Just("avg_over_time"), Just("stddev_over_time"), Just("last_over_time"),
+            Just("count_over_time"), Just("present_over_time"), Just("absent_over_time"),
+            Just("deriv"),
+        ],
+        window in prop_oneof![Just("1m"), Just("5m"), Just("20m")],
+        narrow in proptest::collection::vec(proptest::collection::vec(matcher(), 1..3), 1..4),
+        wider_first in any::<bool>(),
+    ) {
+        let store = SeriesStore::new(StoreConfig { retention_ms: None, ..Default::default() });
+        for (a, b, values) in &all {
+            let mut pairs = vec![("__name__", "m".to_string())];
+            pairs.extend(a.map(|a| ("a", a.to_string())));
+            pairs.extend(b.map(|b| ("b", b.to_string())));
+            let labels = Labels::from_pairs(pairs);
+            for (i, v) in values.iter().enumerate() {
+                if let Some(v) = v {
+                    // Appends that clash with an earlier series of the
+                    // same labels are left out, as a scrape would.
+                    let _ = store.append(&labels, i as i64 * 15_000, *v);
+                }
+            }
+        }
+        let now = 80 * 15_000;
+        let wider = format!("{function}(m[{window}])");
+        let mut texts: Vec<String> = narrow
+            .iter()
+            .map(|m| format!("{function}(m{{{}}}[{window}])", m.join(", ")))
+            .collect();
+        if wider_first {
+            texts.insert(0, wider);
+        } else {
+            texts.push(wider);
+        }
+        let engine = Engine::default();
+        let queries: Vec<Query> = texts.iter().map(|t| Query::parse(t).expect("parses")).collect();
+        let shared = SharedResults::sharing(now, &RepeatedReads::of(&engine, &queries));
+        for q in &queries {
+            let alone = engine.instant(&store, q, now);
+            let with_shared = engine.instant_shared(&store, q, now, &shared);
+            match (alone, with_shared) {
+                (Ok(alone), Ok(with_shared)) => prop_assert_eq!(vector(with_shared), vector(alone), "{}", q.text()),
+                (alone, with_shared) => prop_assert_eq!(alone.is_ok(), with_shared.is_ok(), "{}", q.text()),
+            }
+        }
+    }
 }

@@ -134,8 +134,8 @@ impl<'a> Evaluator<'a> {
 
     pub fn eval(&self, expr: &Expr, steps: &Steps) -> Result<Evaluated, QueryError> {
         match self.shared {
-            Some(shared) => shared.reuse_or(expr, steps, self.lookback_ms, || {
-                self.eval_unshared(expr, steps)
+            Some(shared) => shared.reuse_or(expr, steps, (self.db, self.lookback_ms), |e| {
+                self.eval_unshared(e, steps)
             }),
             None => self.eval_unshared(expr, steps),
         }

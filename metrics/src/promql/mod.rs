@@ -21,6 +21,7 @@ mod go_strings;
 mod histogram;
 mod labels_out;
 pub(crate) mod math;
+mod narrowing;
 mod range_functions;
 mod selected;
 mod selector;

@@ -297,7 +297,7 @@ fn alternatives(vs: &VectorSelector) -> impl Iterator<Item = Vec<Matcher>> + '_ 
     alternatives.into_iter().map(|a| matchers_of(vs, a))
 }
 
-fn matchers_of(vs: &VectorSelector, alternative: &[ParserMatcher]) -> Vec<Matcher> {
+pub(crate) fn matchers_of(vs: &VectorSelector, alternative: &[ParserMatcher]) -> Vec<Matcher> {
     let mut matchers = Vec::with_capacity(alternative.len() + 1);
     if let Some(name) = &vs.name {
         matchers.push(Matcher::equal(METRIC_NAME, name.clone()));

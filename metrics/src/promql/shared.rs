@@ -10,7 +10,9 @@
 //! arguments are selectors and literals (`rate(x[5m])`,
 //! `quantile_over_time(0.9, x[10m])`, `absent(x{a="b"})`). Whatever
 //! combines reads (operators, aggregations) is computed per query, as it
-//! reads no samples.
+//! reads no samples. A read that a wider read of the queries holds
+//! (`rate(x{code=~"5.."}[5m])` beside `rate(x[5m])`) is picked out of that
+//! read's result (see `narrowing`).
 //!
 //! A read stays valid until series it selects are written: after writing
 //! samples of a metric (a recording rule's output), call
@@ -28,8 +30,10 @@ use promql_parser::parser::{AtModifier, Expr, VectorSelector};
 use promql_parser::util::{walk_expr, ExprVisitor};
 
 use super::eval::{duration_ms, offset_ms, system_time_ms, Evaluated, Series, Steps};
+use super::narrowing::Narrowing;
 use super::selected::metric_of;
 use super::{Engine, Query, QueryError};
+use crate::Queryable;
 
 /// The reads of instant queries at one time, shared between them (see the
 /// module documentation). Used from several threads at once, each read is
@@ -39,6 +43,8 @@ pub struct SharedResults {
     t: i64,
     /// The keys of the reads worth keeping; `None` keeps every read.
     wanted: Option<Arc<HashSet<String>>>,
+    /// The reads picked out of wider ones, by key.
+    narrowings: Arc<HashMap<String, Narrowing>>,
     reads: Mutex<HashMap<String, Read>>,
 }
 
@@ -55,6 +61,7 @@ impl SharedResults {
         SharedResults {
             t,
             wanted: None,
+            narrowings: Arc::default(),
             reads: Mutex::default(),
         }
     }
@@ -64,6 +71,7 @@ impl SharedResults {
     pub fn sharing(t: i64, repeated: &RepeatedReads) -> Self {
         SharedResults {
             wanted: Some(Arc::clone(&repeated.keys)),
+            narrowings: Arc::clone(&repeated.narrowings),
             ..SharedResults::new(t)
         }
     }
@@ -79,36 +87,78 @@ impl SharedResults {
     }
 
     /// `expr` evaluated by `evaluate`, or the result of an earlier
-    /// evaluation of the same read at the same time.
+    /// evaluation of the same read at the same time, or picked out of a
+    /// wider read's result (evaluated by `evaluate` if not yet kept).
     pub(crate) fn reuse_or(
         &self,
         expr: &Expr,
         steps: &Steps,
-        lookback_ms: i64,
-        evaluate: impl FnOnce() -> Result<Evaluated, QueryError>,
+        (db, lookback_ms): (&dyn Queryable, i64),
+        evaluate: impl Fn(&Expr) -> Result<Evaluated, QueryError>,
     ) -> Result<Evaluated, QueryError> {
         if steps.count != 1 || steps.start != self.t {
-            return evaluate();
+            return evaluate(expr);
         }
         let Some((key, metrics)) = read_key(expr, lookback_ms) else {
-            return evaluate();
+            return evaluate(expr);
         };
-        if self.wanted.as_ref().is_some_and(|w| !w.contains(&key)) {
-            return evaluate();
-        }
-        let kept = self.reads.lock().get(&key).map(|r| Arc::clone(&r.series));
+        let wanted = self.wanted.as_ref().is_none_or(|w| w.contains(&key));
+        let kept = if wanted { self.kept(&key) } else { None };
         if let Some(series) = kept {
             return Ok(Evaluated::Vector(series.as_ref().clone()));
         }
-        let evaluated = evaluate()?;
-        if let Evaluated::Vector(series) = &evaluated {
-            let read = Read {
-                metrics,
-                series: Arc::new(series.clone()),
-            };
-            self.reads.lock().insert(key, read);
+        let narrowing = self
+            .narrowings
+            .get(&key)
+            .and_then(|n| Some((n, n.worth_picking(db)?)));
+        if !wanted && narrowing.is_none() {
+            return evaluate(expr);
         }
-        Ok(evaluated)
+        let series = match narrowing {
+            Some((narrowing, selected)) => {
+                let wider = match self.kept(&narrowing.wider_key) {
+                    Some(wider) => wider,
+                    None => match evaluate(&narrowing.wider)? {
+                        Evaluated::Vector(wider) => self.keep(
+                            narrowing.wider_key.clone(),
+                            narrowing.wider_metrics.clone(),
+                            wider,
+                        ),
+                        _ => return evaluate(expr),
+                    },
+                };
+                Narrowing::pick(&wider, &selected)
+            }
+            None => match evaluate(expr)? {
+                Evaluated::Vector(series) => series,
+                other => return Ok(other),
+            },
+        };
+        if wanted {
+            self.keep(key, metrics, series.clone());
+        }
+        Ok(Evaluated::Vector(series))
+    }
+
+    /// The series of the read `key`, if kept.
+    fn kept(&self, key: &str) -> Option<Arc<Vec<Series>>> {
+        self.reads.lock().get(key).map(|r| Arc::clone(&r.series))
+    }
+
+    /// Keeps `series` as the result of the read `key`, of `metrics`.
+    fn keep(
+        &self,
+        key: String,
+        metrics: Option<Vec<String>>,
+        series: Vec<Series>,
+    ) -> Arc<Vec<Series>> {
+        let series = Arc::new(series);
+        let read = Read {
+            metrics,
+            series: Arc::clone(&series),
+        };
+        self.reads.lock().insert(key, read);
+        series
     }
 }
 
@@ -119,6 +169,8 @@ impl SharedResults {
 pub struct RepeatedReads {
     lookback_ms: i64,
     keys: Arc<HashSet<String>>,
+    /// The reads picked out of wider ones that the queries also make.
+    narrowings: Arc<HashMap<String, Narrowing>>,
 }
 
 impl RepeatedReads {
@@ -127,15 +179,27 @@ impl RepeatedReads {
         let mut made = Reads {
             lookback_ms: engine.lookback_ms,
             counts: HashMap::new(),
+            narrowings: HashMap::new(),
         };
         for query in queries {
             // Never fails: the visitor's error type is `Infallible`.
             let _ = walk_expr(&mut made, query.expr());
         }
-        let repeated = made.counts.into_iter().filter(|(_, n)| *n > 1);
+        // A narrow read is picked out of a wider one the queries make,
+        // which is then kept however often it is made.
+        let mut narrowings = made.narrowings;
+        narrowings.retain(|_, n| made.counts.contains_key(&n.wider_key));
+        let mut keys: HashSet<String> = made
+            .counts
+            .into_iter()
+            .filter(|(_, n)| *n > 1)
+            .map(|(key, _)| key)
+            .collect();
+        keys.extend(narrowings.values().map(|n| n.wider_key.clone()));
         RepeatedReads {
             lookback_ms: engine.lookback_ms,
-            keys: Arc::new(repeated.map(|(key, _)| key).collect()),
+            keys: Arc::new(keys),
+            narrowings: Arc::new(narrowings),
         }
     }
 
@@ -150,7 +214,7 @@ impl RepeatedReads {
 /// selector, or a call whose arguments are selectors and literals, at
 /// least one a selector. The key holds every detail that changes the
 /// result (matchers, ranges, offsets, `@`, exact literals, the lookback).
-fn read_key(expr: &Expr, lookback_ms: i64) -> Option<(String, Option<Vec<String>>)> {
+pub(super) fn read_key(expr: &Expr, lookback_ms: i64) -> Option<(String, Option<Vec<String>>)> {
     let mut key = Key::default();
     key.int(lookback_ms);
     let mut selectors: Vec<&VectorSelector> = Vec::new();
@@ -187,10 +251,12 @@ fn read_key(expr: &Expr, lookback_ms: i64) -> Option<(String, Option<Vec<String>
     Some((key.0, metrics))
 }
 
-/// Counts the reads queries make, by key.
+/// Counts the reads queries make, by key, and finds those that could be
+/// picked out of wider ones.
 struct Reads {
     lookback_ms: i64,
     counts: HashMap<String, u32>,
+    narrowings: HashMap<String, Narrowing>,
 }
 
 impl ExprVisitor for Reads {
@@ -199,6 +265,9 @@ impl ExprVisitor for Reads {
     fn pre_visit(&mut self, expr: &Expr) -> Result<bool, Infallible> {
         if let Some((key, _)) = read_key(expr, self.lookback_ms) {
             *self.counts.entry(key).or_default() += 1;
+        }
+        if let Some((key, narrowing)) = Narrowing::of(expr, self.lookback_ms) {
+            self.narrowings.insert(key, narrowing);
         }
         Ok(true)
     }

@@ -113,6 +113,15 @@ pub trait Queryable: Send + Sync {
         None
     }
 
+    /// The label sets of the series matching `matchers`, in label order,
+    /// where the store's reads hand over these very sets (clones of one
+    /// shared set, see [`Labels`]); `None` where they do not. A reader
+    /// holding the result of a wider read picks a narrower one out of it
+    /// by them instead of reading again.
+    fn selected_labels(&self, _matchers: &[Matcher]) -> Option<Vec<Labels>> {
+        None
+    }
+
     /// Like [`Queryable::for_each_selected`], with what
     /// [`Queryable::select_newest`] returns: each series' newest sample.
     fn for_each_newest(
@@ -493,6 +502,11 @@ fn read_newest(
 impl Queryable for SeriesStore {
     fn count_selected(&self, matchers: &[Matcher]) -> Option<usize> {
         Some(self.select_in_label_order(matchers).len())
+    }
+
+    fn selected_labels(&self, matchers: &[Matcher]) -> Option<Vec<Labels>> {
+        let selected = self.select_in_label_order(matchers);
+        Some(selected.iter().map(|s| s.labels.clone()).collect())
     }
 
     fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<SeriesSamples> {
