@@ -115,10 +115,19 @@ impl Groups {
         // A key is borrowed from the series' labels when it can be, else
         // written into one buffer: only a new group copies it.
         let mut scratch = Vec::new();
+        // The series come in label order, so a group's members often come
+        // one after another (`by (instance)` over series whose first label
+        // is the instance): the previous series' borrowed key is compared
+        // before the key is hashed and looked up.
+        let mut previous: Option<(&[u8], usize)> = None;
         for s in input {
             let own = group_key(&s.labels, modifier, &mut scratch);
-            let g = match index.get(own.unwrap_or(&scratch)) {
-                Some(&g) => g,
+            let found = match (own, previous) {
+                (Some(key), Some((last, g))) if key == last => Some(g),
+                _ => index.get(own.unwrap_or(&scratch)).copied(),
+            };
+            let g = match found {
+                Some(g) => g,
                 None => {
                     let key = match own {
                         Some(own) => Cow::Borrowed(own),
@@ -130,6 +139,7 @@ impl Groups {
                     labels.len() - 1
                 }
             };
+            previous = own.map(|key| (key, g));
             group_of.push(g);
             drop_name[g] |= s.drop_name;
         }
