@@ -503,17 +503,20 @@ fn read_chunks<'c>(
     // growing the vector while decoding costs more than the decoding,
     // and sizing it for whole chunks made a rule over thousands of
     // series hold twice the memory it needs (which glibc then keeps).
+    // A summarising read decodes little, into a buffer the walk reuses
+    // for every series: it is left to grow.
     let summarising = parts.is_some();
     let summarised = |c: &ClosedChunk| summarising && c.min_t >= mint && c.max_t <= maxt;
-    let capacity = closed
-        .clone()
-        .filter(|c| !summarised(c))
-        .map(|c| expected_in((mint, maxt), c.min_t, c.max_t, c.count as usize))
-        .sum::<usize>()
-        + head.map_or(0, |h| {
-            expected_in((mint, maxt), h.min_t(), h.max_t(), h.count() as usize)
-        });
-    out.reserve(capacity);
+    if !summarising {
+        let capacity = closed
+            .clone()
+            .map(|c| expected_in((mint, maxt), c.min_t, c.max_t, c.count as usize))
+            .sum::<usize>()
+            + head.map_or(0, |h| {
+                expected_in((mint, maxt), h.min_t(), h.max_t(), h.count() as usize)
+            });
+        out.reserve(capacity);
+    }
     let mut passed_maxt = false;
     let mut summaries = Summaries {
         parts,
