@@ -100,8 +100,9 @@ impl Labels {
         Labels(Arc::from(&bytes[..]))
     }
 
-    /// Where the shared set lives: equal for clones of one set, which the
-    /// store's reads hand over (a reader tells series apart by it).
+    /// Where the shared set lives: equal for clones of one set, and never
+    /// for two sets alive at once, so a reader holding the sets the
+    /// store's reads hand over tells their series apart by it.
     pub(crate) fn address(&self) -> usize {
         Arc::as_ptr(&self.0).cast::<u8>() as usize
     }

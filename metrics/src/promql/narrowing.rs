@@ -14,10 +14,9 @@
 
 use promql_parser::parser::value::ValueType;
 use promql_parser::parser::{Call, Expr, MatrixSelector};
-
-use super::eval::Series;
 use rustc_hash::FxHashSet;
 
+use super::eval::Series;
 use super::selector::matchers_of;
 use super::shared::read_key;
 use crate::{Labels, Matcher, Queryable, METRIC_NAME};
