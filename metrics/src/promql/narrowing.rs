@@ -42,12 +42,12 @@ pub(super) struct Narrowing {
 }
 
 impl Narrowing {
-    /// The key of `expr` and how to pick it out of a wider read, if it is
-    /// a function over one range vector of a named metric, selected by
-    /// other matchers besides the name (and no `or` alternatives).
+    /// How to pick `expr` out of a wider read, if it is a function over
+    /// one range vector of a named metric, selected by other matchers
+    /// besides the name (and no `or` alternatives).
     /// `absent_over_time` is not one: its output labels come from the
     /// matchers, not from the series.
-    pub(super) fn of(expr: &Expr, lookback_ms: i64) -> Option<(String, Narrowing)> {
+    pub(super) fn of(expr: &Expr, lookback_ms: i64) -> Option<Narrowing> {
         let Expr::Call(call) = expr else {
             return None;
         };
@@ -70,7 +70,6 @@ impl Narrowing {
         if !picks_by_labels {
             return None;
         }
-        let (key, _) = read_key(expr, lookback_ms)?;
         let mut wider_call = call.clone();
         for arg in &mut wider_call.args.args {
             if let Expr::MatrixSelector(ms) = arg.as_mut() {
@@ -79,14 +78,13 @@ impl Narrowing {
         }
         let wider = Expr::Call(wider_call);
         let (wider_key, wider_metrics) = read_key(&wider, lookback_ms)?;
-        let narrowing = Narrowing {
+        Some(Narrowing {
             narrow_selects: matchers_of(vs, matchers),
             wider_selects: matchers_of(vs, &[]),
             wider,
             wider_key,
             wider_metrics,
-        };
-        Some((key, narrowing))
+        })
     }
 
     /// The label sets of the series the narrow read selects in `db`,
@@ -132,7 +130,7 @@ mod tests {
     /// The wider read `text` is picked out of, as its key names it.
     fn wider_of(text: &str) -> Option<String> {
         let expr = promql_parser::parser::parse(text).expect("parses");
-        Narrowing::of(&expr, 300_000).map(|(_, n)| n.wider_key)
+        Narrowing::of(&expr, 300_000).map(|n| n.wider_key)
     }
 
     fn key_of(text: &str) -> String {

@@ -263,12 +263,13 @@ impl ExprVisitor for Reads {
     type Error = Infallible;
 
     fn pre_visit(&mut self, expr: &Expr) -> Result<bool, Infallible> {
-        if let Some((key, _)) = read_key(expr, self.lookback_ms) {
-            *self.counts.entry(key).or_default() += 1;
+        let Some((key, _)) = read_key(expr, self.lookback_ms) else {
+            return Ok(true);
+        };
+        if let Some(narrowing) = Narrowing::of(expr, self.lookback_ms) {
+            self.narrowings.insert(key.clone(), narrowing);
         }
-        if let Some((key, narrowing)) = Narrowing::of(expr, self.lookback_ms) {
-            self.narrowings.insert(key, narrowing);
-        }
+        *self.counts.entry(key).or_default() += 1;
         Ok(true)
     }
 }
